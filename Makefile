@@ -1,0 +1,35 @@
+# Every target builds .venv first if it is missing, so a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint fmt bench check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m batch_gen run jobs/catalog.yaml --offline
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check batch_gen tests
+	$(BIN)/ruff format --check batch_gen tests
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format batch_gen tests
+	$(BIN)/ruff check --fix batch_gen tests
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) build *.egg-info

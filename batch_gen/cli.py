@@ -1,0 +1,181 @@
+"""The command line: parse, build options, call one library function, map the outcome to
+an exit status. Nothing else lives here.
+
+Exit status: 0 all done; 1 a job failed; 2 bad manifest or command line; 3 configuration or
+authentication error (missing/rejected key, unknown model, output folder locked);
+130 interrupted (state saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import build_options, provider_identity
+from .errors import BatchGenError, ConfigurationError, ManifestError, UsageError
+from .manifest import load_manifest
+from .progress import choose_progress
+from .report import format_plan, format_summary, report_document
+from .runner import count_requests, plan_run, run_batch
+from .status import format_status, read_status
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on bad usage already; keep its message, add nothing."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .simulator.cli_args import add_simulator_arguments
+
+    parser = _Parser(
+        prog="batch_gen",
+        description="Turn a manifest of image prompts into image files through CometAPI.",
+    )
+    parser.add_argument("--version", action="version", version=f"batch_gen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a manifest (resumes where it left off)")
+    run.add_argument("manifest", type=Path, help="a .yaml/.yml or .csv manifest")
+    run.add_argument("--output", type=Path, help="output folder (default: from the manifest)")
+    run.add_argument("--concurrency", type=_positive_int, help="requests in flight (default 4)")
+    run.add_argument("--rpm", type=_positive_int, help="requests per minute, 0 = no limit")
+    run.add_argument("--max-attempts", type=_positive_int, help="tries per request (default 5)")
+    run.add_argument("--timeout", type=_seconds, help="seconds per request (default 300)")
+    run.add_argument("--base-url", help="API base URL (default $COMETAPI_BASE_URL or CometAPI)")
+    run.add_argument("--offline", action="store_true", help="use the built-in simulator")
+    run.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    run.add_argument("--only", help="comma-separated job ids to run")
+    run.add_argument("--retry-failed", action="store_true", help="retry permanent failures too")
+    run.add_argument("--force", action="store_true", help="run every job again")
+    run.add_argument("--fail-fast", action="store_true", help="stop after the first failure")
+    run.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
+    run.add_argument("--no-progress", action="store_true", help="no progress display")
+
+    status = commands.add_parser("status", help="show where each job of a manifest stands")
+    status.add_argument("manifest", type=Path)
+    status.add_argument("--output", type=Path, help="output folder, if the run used --output")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    simulator = commands.add_parser("simulator", help="serve the CometAPI-compatible simulator")
+    add_simulator_arguments(simulator)
+    return parser
+
+
+def _only(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise UsageError("--only needs at least one job id")
+    return ids
+
+
+def _run(args: argparse.Namespace) -> int:
+    provider = provider_identity(
+        offline=args.offline, base_url=args.base_url, environ=os.environ
+    )
+    manifest = load_manifest(args.manifest, provider=provider)
+    options = build_options(
+        manifest,
+        output=args.output,
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        max_attempts=args.max_attempts,
+        timeout=args.timeout,
+        base_url=args.base_url,
+        offline=args.offline,
+        only=_only(args.only),
+        retry_failed=args.retry_failed,
+        force=args.force,
+        fail_fast=args.fail_fast,
+        report_path=args.report,
+        require_key=not args.dry_run,
+    )
+    if args.dry_run:
+        plan = plan_run(manifest, options)
+        print(format_plan(plan, requests=count_requests(plan), output_dir=str(options.output_dir)))
+        return EXIT_OK
+    progress = choose_progress(enabled=not args.no_progress)
+    summary = asyncio.run(run_batch(manifest, options, progress=progress, handle_signals=True))
+    print(format_summary(summary))
+    if options.report_path is not None:
+        options.report_path.parent.mkdir(parents=True, exist_ok=True)
+        options.report_path.write_text(json.dumps(report_document(summary), indent=2) + "\n")
+    if summary.images and summary.exit_status() == EXIT_OK:
+        print(f"images are in {options.output_dir}/")
+    return summary.exit_status()
+
+
+def _status(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.manifest, provider=provider_identity(
+        offline=False, base_url=None, environ=os.environ
+    ))
+    output_dir = args.output or manifest.output.dir
+    report = read_status(manifest, output_dir)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(format_status(report, output_dir=output_dir))
+    return EXIT_OK
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from .simulator import serve
+    from .simulator.cli_args import config_from_namespace
+
+    try:
+        asyncio.run(serve(config_from_namespace(args)))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m batch_gen`` and the ``batch-gen`` script."""
+    args = build_parser().parse_args(argv)
+    handlers = {"run": _run, "status": _status, "simulator": _simulator}
+    try:
+        return handlers[args.command](args)
+    except ManifestError as error:
+        print(f"batch_gen: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as error:
+        print(f"batch_gen: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigurationError as error:
+        print(f"batch_gen: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BatchGenError as error:
+        print(f"batch_gen: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("batch_gen: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,134 @@
+"""Run options: the manifest's ``run:`` section, overridden by the command line and the
+environment, checked once and frozen.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import MissingKeyError, UsageError
+from .models import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RPM,
+    DEFAULT_TIMEOUT,
+    Manifest,
+)
+from .retry import RetryPolicy
+
+KEY_VARIABLE = "COMETAPI_KEY"
+BASE_URL_VARIABLE = "COMETAPI_BASE_URL"
+# A test switch in the manner of stamina's: multiplies every retry delay (e.g. 0.01).
+RETRY_SCALE_VARIABLE = "BATCH_GEN_RETRY_SCALE"
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything a run needs besides the manifest. ``api_key`` never shows in ``repr``."""
+
+    output_dir: Path
+    filename: str
+    concurrency: int = DEFAULT_CONCURRENCY
+    rpm: int = DEFAULT_RPM
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: float = 15.0
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    offline: bool = False
+    only: frozenset[str] | None = None
+    retry_failed: bool = False
+    force: bool = False
+    fail_fast: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    grace: float = 5.0  # seconds in-flight requests may finish after Ctrl-C / SIGTERM
+    report_path: Path | None = None
+    max_download_bytes: int = 64 * 1024 * 1024
+
+    @property
+    def provider(self) -> str:
+        """The provider identity that goes into job keys.
+
+        Offline images come from the simulator, so they must never count as done for a
+        real run: the identity differs. A custom base URL is a different provider too.
+        """
+        if self.offline:
+            return "simulator"
+        if self.base_url.rstrip("/") == DEFAULT_BASE_URL:
+            return "cometapi"
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def provider_identity(*, offline: bool, base_url: str | None, environ: Mapping[str, str]) -> str:
+    """The provider identity for keys, before a manifest is read (see RunOptions.provider)."""
+    url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    return RunOptions(Path(), "", base_url=url, offline=offline).provider
+
+
+def _positive(name: str, value: float | None, *, minimum: float) -> None:
+    if value is not None and value < minimum:
+        raise UsageError(f"{name} must be at least {minimum:g}, got {value:g}")
+
+
+def build_options(
+    manifest: Manifest,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    output: Path | None = None,
+    concurrency: int | None = None,
+    rpm: int | None = None,
+    max_attempts: int | None = None,
+    timeout: float | None = None,
+    base_url: str | None = None,
+    offline: bool = False,
+    only: Collection[str] | None = None,
+    retry_failed: bool = False,
+    force: bool = False,
+    fail_fast: bool = False,
+    report_path: Path | None = None,
+    require_key: bool = True,
+) -> RunOptions:
+    """Merge command line (keyword arguments) over the manifest's ``run:`` over defaults.
+
+    Raises UsageError for out-of-range values and MissingKeyError when a real run has no
+    ``COMETAPI_KEY`` (``require_key=False`` for dry runs, which send nothing).
+    """
+    _positive("--concurrency", concurrency, minimum=1)
+    _positive("--rpm", rpm, minimum=0)
+    _positive("--max-attempts", max_attempts, minimum=1)
+    _positive("--timeout", timeout, minimum=0.001)
+    run = manifest.run
+    url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise UsageError(f"the base URL must be an http(s) URL, got {url!r}")
+    api_key = environ.get(KEY_VARIABLE) or None
+    if not offline and api_key is None and require_key:
+        raise MissingKeyError(
+            f"no API key: set {KEY_VARIABLE} (or use --offline to run against the simulator)"
+        )
+    try:
+        scale = float(environ.get(RETRY_SCALE_VARIABLE, "1"))
+    except ValueError:
+        raise UsageError(f"{RETRY_SCALE_VARIABLE} must be a number") from None
+    attempts = max_attempts or run.max_attempts or DEFAULT_MAX_ATTEMPTS
+    return RunOptions(
+        output_dir=output if output is not None else manifest.output.dir,
+        filename=manifest.output.filename,
+        concurrency=concurrency or run.concurrency or DEFAULT_CONCURRENCY,
+        rpm=rpm if rpm is not None else (run.rpm if run.rpm is not None else DEFAULT_RPM),
+        timeout=timeout or run.timeout or DEFAULT_TIMEOUT,
+        base_url=url,
+        api_key=None if offline else api_key,
+        offline=offline,
+        only=frozenset(only) if only else None,
+        retry_failed=retry_failed,
+        force=force,
+        fail_fast=fail_fast,
+        retry=RetryPolicy(max_attempts=attempts, scale=max(scale, 0.0)),
+        report_path=report_path,
+    )

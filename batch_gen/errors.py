@@ -1,0 +1,175 @@
+"""The one error tree of batch_gen.
+
+Every failure a caller can see is one of these; lower-level exceptions (aiohttp, OSError,
+yaml) are translated once, where they occur, with ``raise ... from exc``::
+
+    BatchGenError
+    ├── ManifestError            the manifest is invalid: every problem, with file/line/field  → exit 2
+    ├── UsageError               the command line or run options are invalid                   → exit 2
+    ├── ConfigurationError       the run cannot start or must stop as a whole                  → exit 3
+    │   ├── MissingKeyError      no COMETAPI_KEY and not --offline
+    │   └── OutputLockedError    another run holds the output folder
+    └── ProviderError            one request failed (carries retryable / ambiguous / retry_after)
+        ├── FatalProviderError   aborts the whole run at once                                  → exit 3
+        │   ├── AuthenticationError   401 / 403: missing, rejected or unauthorised key
+        │   ├── ModelNotFoundError    the provider does not know the model
+        │   └── QuotaExhaustedError   the account has no credit left
+        ├── RateLimitError       429: retryable, pauses the whole pool
+        ├── ServerError          5xx / 408 / 409: retryable (unless the gateway says the request is bad)
+        ├── TransportError       timeouts, resets, refused connections: retryable
+        ├── BadResponseError     a 2xx whose body is truncated, undecodable or carries no image
+        ├── InvalidRequestError  400 / 404 / 413 / 422: permanent
+        │   └── ContentPolicyError   a safety refusal: permanent, with the provider's message
+        └── DownloadError        fetching a ``url`` result failed (retryable unless stated)
+
+Whether to retry is a property of the error (``retryable``); whether the provider may have
+billed a request whose answer was lost is another (``ambiguous``). Messages never contain
+the API key: providers build them from response bodies, which the key never reaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class BatchGenError(Exception):
+    """Base class of every error batch_gen raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation problem, located as precisely as the input allows."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ManifestError(BatchGenError):
+    """The manifest is invalid. ``problems`` lists every problem found, in file order."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the manifest"
+        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class UsageError(BatchGenError):
+    """The command line or run options are invalid (exit status 2)."""
+
+
+class ConfigurationError(BatchGenError):
+    """The run cannot start, or had to stop as a whole (exit status 3)."""
+
+
+class MissingKeyError(ConfigurationError):
+    """No API key was given and the run is not offline."""
+
+
+class OutputLockedError(ConfigurationError):
+    """Another live run holds the lock on the output folder."""
+
+
+class ProviderError(BatchGenError):
+    """One request to a provider failed.
+
+    Attributes:
+        status: the HTTP status, if a response arrived.
+        code: the provider's error code (``error.code``), if any.
+        retryable: whether sending the same request again may succeed.
+        ambiguous: the request may have reached the provider and been billed although its
+            answer was lost (read timeout, dropped connection, gateway timeout, broken body).
+        retry_after: the delay in seconds the provider asked for, if it did.
+        request_id: the provider's request id, for support tickets.
+    """
+
+    retryable: bool = False
+    ambiguous: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        ambiguous: bool | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+        if ambiguous is not None:
+            self.ambiguous = ambiguous
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+    def describe(self) -> str:
+        """A one-line description for state, reports and summaries."""
+        prefix = f"HTTP {self.status}: " if self.status is not None else ""
+        return f"{prefix}{self.message}"
+
+
+class FatalProviderError(ProviderError):
+    """An answer that means every other request would fail too: abort the run (exit 3)."""
+
+
+class AuthenticationError(FatalProviderError):
+    """401/403: the key is missing, rejected or not allowed to use this model."""
+
+
+class ModelNotFoundError(FatalProviderError):
+    """The provider does not offer the requested model."""
+
+
+class QuotaExhaustedError(FatalProviderError):
+    """The account has run out of credit or quota."""
+
+
+class RateLimitError(ProviderError):
+    """429: too many requests. Retryable; pauses the whole pool."""
+
+    retryable = True
+
+
+class ServerError(ProviderError):
+    """A 5xx (or 408/409) answer. Retryable unless constructed otherwise."""
+
+    retryable = True
+
+
+class TransportError(ProviderError):
+    """The request got no complete answer: timeout, reset, refused or dropped connection."""
+
+    retryable = True
+
+
+class BadResponseError(ProviderError):
+    """A 2xx answer whose body is truncated, undecodable or carries no usable image."""
+
+    retryable = True
+
+
+class InvalidRequestError(ProviderError):
+    """The provider rejected the request as invalid; sending it again will not help."""
+
+
+class ContentPolicyError(InvalidRequestError):
+    """The provider refused the prompt or the result on safety grounds."""
+
+
+class DownloadError(ProviderError):
+    """Fetching an image from a ``url`` result failed."""
+
+    retryable = True

@@ -1,0 +1,100 @@
+"""Job keys and ids: pure functions of what a job asks for.
+
+A job's *key* is a hash of everything that decides its image. The state store compares keys
+to decide, like make, what must run again: an edited prompt or field changes the key, a
+reordered manifest or a re-indented YAML file does not. A job's *id* is its stable,
+readable name; when the manifest gives none, :func:`derive_id` makes one from the prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+# Bump when the canonical document below changes shape, so that old keys stop matching
+# (every job then runs again) instead of silently meaning something else.
+KEY_FORMAT_VERSION = 1
+
+SHORT_KEY_LENGTH = 12
+_SLUG_MAX = 40
+_ID_HASH_LENGTH = 6
+
+
+def job_key(
+    *,
+    provider: str,
+    api: str,
+    endpoint: str,
+    prompt: str,
+    request: Mapping[str, Any],
+    inputs: Mapping[str, str] | None = None,
+) -> str:
+    """Return the job's key: the sha256 hex digest of a canonical JSON document.
+
+    The document holds :data:`KEY_FORMAT_VERSION`, the provider, the provider route
+    (``api`` and ``endpoint``), the prompt exactly as written, every request field
+    (``model``, ``n``, pass-through params, ...) and ``inputs`` (input file name → sha256
+    of its contents). Keys are sorted at every level, so the order fields were written in
+    never matters. ``request`` must be JSON-compatible: nested mappings, lists, strings,
+    finite numbers, booleans and ``None``; anything else raises ``TypeError`` or
+    ``ValueError``.
+    """
+    document = {
+        "key_format": KEY_FORMAT_VERSION,
+        "provider": provider,
+        "api": api,
+        "endpoint": endpoint,
+        "prompt": prompt,
+        "request": request,
+        "inputs": inputs or {},
+    }
+    text = json.dumps(
+        document,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,  # NaN has no JSON spelling: two "equal" requests could hash apart
+        default=_mapping_as_dict,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def short_key(key: str) -> str:
+    """Return the first 12 characters of ``key``: the ``{key}`` file-name placeholder."""
+    return key[:SHORT_KEY_LENGTH]
+
+
+def derive_id(prompt: str) -> str:
+    """Return a readable, stable id for a job that has none: ``<slug>-<hash6>``.
+
+    The slug is the prompt's first words in lowercase ASCII (accents dropped, every run of
+    other characters turned into one '-'), cut at a word boundary to at most 40
+    characters; ``job`` when nothing ASCII is left. The suffix is the first 6 hex digits
+    of sha256(prompt), so prompts sharing their first words still get different ids. The
+    result always matches ``[a-z0-9][a-z0-9-]*``.
+    """
+    digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:_ID_HASH_LENGTH]
+    return f"{_slug(prompt) or 'job'}-{digest}"
+
+
+def _slug(text: str) -> str:
+    # NFKD splits "é" into "e" + a combining accent, which the ASCII encode then drops.
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(slug) <= _SLUG_MAX:
+        return slug
+    cut = slug[: _SLUG_MAX + 1]
+    # Prefer ending on a whole word; a single over-long word is cut where it stands.
+    head = cut.rsplit("-", 1)[0] if "-" in cut else cut[:_SLUG_MAX]
+    return head[:_SLUG_MAX].strip("-")
+
+
+def _mapping_as_dict(value: object) -> dict[str, Any]:
+    # json only knows dict; accept any Mapping (e.g. MappingProxyType) as the same document.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON-compatible: {type(value).__name__}")

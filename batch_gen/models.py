@@ -1,0 +1,119 @@
+"""Value objects shared by every layer: jobs, their recorded state, and run settings.
+
+All are frozen: configuration is checked once at the edge and then passed explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BASE_URL = "https://api.cometapi.com"
+DEFAULT_FILENAME = "{id}.{ext}"
+DEFAULT_CONCURRENCY = 4
+DEFAULT_RPM = 0  # no limit of our own: concurrency and the provider's 429s govern
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_TIMEOUT = 300.0  # seconds per request: a high-quality image can take minutes
+
+
+class JobStatus(StrEnum):
+    """The life of a job: pending → running → succeeded | failed."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One validated manifest entry, ready to run.
+
+    ``request`` holds every request field but the prompt (``model``, ``size``, ``n``, the
+    pass-through ``params`` merged in, ...), already merged with the manifest defaults.
+    ``key`` is a hash of everything that decides the image (see :mod:`batch_gen.keys`):
+    when it changes, the job runs again.
+    """
+
+    id: str
+    index: int  # 1-based position in the manifest, for the {index} placeholder
+    prompt: str
+    request: Mapping[str, Any]
+    api: str  # which provider route serves the job, e.g. "openai.generations"
+    key: str
+    line: int | None = None  # where the job starts in the manifest, for messages
+
+    @property
+    def model(self) -> str:
+        return str(self.request.get("model", ""))
+
+    @property
+    def n(self) -> int:
+        """How many images the job asks for."""
+        value = self.request.get("n", 1)
+        return value if isinstance(value, int) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """Where images go: a folder and a file-name template."""
+
+    dir: Path
+    filename: str = DEFAULT_FILENAME
+
+
+@dataclass(frozen=True, slots=True)
+class RunDefaults:
+    """The manifest's ``run:`` section; ``None`` means "not set here"."""
+
+    concurrency: int | None = None
+    rpm: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A validated manifest."""
+
+    path: Path
+    jobs: tuple[Job, ...]
+    output: OutputSpec
+    run: RunDefaults = field(default_factory=RunDefaults)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """One saved image file. ``file`` is relative to the output folder, '/'-separated."""
+
+    index: int  # 1-based image number within the job
+    file: str
+    sha256: str
+    bytes: int
+    format: str  # sniffed from the bytes: png, jpeg, webp, gif
+    width: int | None = None
+    height: int | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """What the state store knows of one job."""
+
+    id: str
+    key: str
+    status: JobStatus
+    attempts: int = 0  # requests sent for this key, over all runs
+    images: tuple[ImageRecord, ...] = ()
+    error: str | None = None
+    retryable: bool | None = None
+    ambiguous_retries: int = 0
+    usage: Mapping[str, Any] | None = None
+    updated_at: float = 0.0
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(image.file for image in self.images)

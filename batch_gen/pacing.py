@@ -1,0 +1,130 @@
+"""How fast requests go out: a rate limit, a shared pause, and an adaptive concurrency cap.
+
+Three mechanisms, each with one job:
+
+- :class:`RateLimiter` — never more than ``rpm`` requests in any 60-second window, spread
+  evenly (one every ``60/rpm`` seconds) because providers also police windows of a few
+  seconds and a start-up burst of a full minute's quota would trip them.
+- :class:`PoolPause` — a 429 or a ``Retry-After`` stops the whole pool, not just the worker
+  that heard it: every worker waits until the pause ends before sending again.
+- :class:`AdaptiveSlots` — in-flight requests are capped; repeated 429s halve the cap and a
+  run of successes raises it again (additive increase, multiplicative decrease). The
+  arithmetic lives in the pure :class:`ConcurrencyController`.
+
+All of them must be created inside the running event loop (aiolimiter binds to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+
+class RateLimiter:
+    """At most ``rpm`` acquisitions per minute, evenly spaced; ``rpm == 0`` means no limit."""
+
+    def __init__(self, rpm: int) -> None:
+        if rpm < 0:
+            raise ValueError("rpm must be >= 0")
+        self.rpm = rpm
+        # A bucket of size 1 that drains one request every 60/rpm seconds: no burst, ever.
+        # AsyncLimiter(rpm, 60) would let a whole minute's quota through at start-up.
+        self._limiter = AsyncLimiter(1, 60.0 / rpm) if rpm else None
+
+    async def acquire(self) -> None:
+        if self._limiter is not None:
+            await self._limiter.acquire()
+
+
+class PoolPause:
+    """A pause shared by every worker, extended (never shortened) by each new request."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every worker for at least ``seconds`` from now."""
+        self._until = max(self._until, self._clock() + max(seconds, 0.0))
+
+    def remaining(self) -> float:
+        return max(self._until - self._clock(), 0.0)
+
+    async def wait(self) -> None:
+        """Return once no pause is in force (re-checking: a pause may grow while we sleep)."""
+        while (left := self.remaining()) > 0:
+            await asyncio.sleep(left)
+
+
+@dataclass(slots=True)
+class ConcurrencyController:
+    """AIMD arithmetic for the in-flight cap; pure and synchronous.
+
+    A 429 halves the cap (not below 1), at most once per ``cooldown`` seconds, because a
+    burst of 429s from requests that were already in flight is one signal, not many. After
+    ``limit`` successes in a row the cap grows by one, back up to ``maximum``.
+    """
+
+    maximum: int
+    limit: int = 0
+    cooldown: float = 1.0
+    _streak: int = 0
+    _last_cut: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        if self.maximum < 1:
+            raise ValueError("maximum must be >= 1")
+        if not self.limit:
+            self.limit = self.maximum
+
+    def on_rate_limited(self, now: float) -> int:
+        self._streak = 0
+        if now - self._last_cut >= self.cooldown:
+            self.limit = max(1, self.limit // 2)
+            self._last_cut = now
+        return self.limit
+
+    def on_success(self) -> int:
+        if self.limit < self.maximum:
+            self._streak += 1
+            if self._streak >= self.limit:
+                self.limit += 1
+                self._streak = 0
+        return self.limit
+
+
+class AdaptiveSlots:
+    """A semaphore whose size follows a :class:`ConcurrencyController`."""
+
+    def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.controller = ConcurrencyController(maximum=maximum)
+        self._clock = clock
+        self._in_use = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def limit(self) -> int:
+        return self.controller.limit
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._in_use < self.controller.limit)
+            self._in_use += 1
+
+    async def release(self, *, rate_limited: bool = False, succeeded: bool = False) -> None:
+        """Give the slot back, telling the controller how the request went."""
+        async with self._changed:
+            self._in_use -= 1
+            if rate_limited:
+                self.controller.on_rate_limited(self._clock())
+            elif succeeded:
+                self.controller.on_success()
+            self._changed.notify_all()

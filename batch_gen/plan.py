@@ -1,0 +1,134 @@
+"""What a run will do with each job, decided from the manifest and the recorded state.
+
+Pure: the file system is consulted only through the ``files_present`` callback, so the
+resume rules of the spec are a table test (see ``tests/test_plan.py``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import UsageError
+from .models import Job, JobRecord, JobStatus
+
+
+class Reason(Enum):
+    """Why a job runs or is skipped; ``value`` is the (action, text) shown to users."""
+
+    NEW = ("run", "new")
+    PENDING = ("run", "pending")
+    INTERRUPTED = ("run", "interrupted while running")
+    RETRYABLE = ("run", "failed with a retryable error")
+    CHANGED = ("run", "prompt or fields changed")
+    FILES_MISSING = ("run", "files missing")
+    FORCED = ("run", "--force")
+    RETRY_FAILED = ("run", "--retry-failed")
+    DONE = ("skip", "already done")
+    FAILED = ("skip", "failed permanently (use --retry-failed)")
+    NOT_SELECTED = ("skip", "not selected by --only")
+
+    @property
+    def runs(self) -> bool:
+        return self.value[0] == "run"
+
+    @property
+    def text(self) -> str:
+        return self.value[1]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedJob:
+    job: Job
+    reason: Reason
+    record: JobRecord | None  # the recorded state, only if it belongs to the same key
+
+    @property
+    def runs(self) -> bool:
+        return self.reason.runs
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    items: tuple[PlannedJob, ...]
+
+    @property
+    def to_run(self) -> list[PlannedJob]:
+        return [item for item in self.items if item.runs]
+
+    @property
+    def skipped(self) -> list[PlannedJob]:
+        return [item for item in self.items if not item.runs]
+
+    def counts(self) -> Counter[Reason]:
+        return Counter(item.reason for item in self.items)
+
+
+def check_only(only: Collection[str], jobs: Sequence[Job]) -> None:
+    """Raise UsageError naming every ``--only`` id the manifest lacks, with suggestions."""
+    known = [job.id for job in jobs]
+    known_set = set(known)
+    unknown = [job_id for job_id in only if job_id not in known_set]
+    if not unknown:
+        return
+    parts = []
+    for job_id in unknown:
+        close = difflib.get_close_matches(job_id, known, n=1)
+        parts.append(f"{job_id!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise UsageError(f"--only names jobs not in the manifest: {', '.join(parts)}")
+
+
+def decide(
+    job: Job,
+    record: JobRecord | None,
+    *,
+    files_present: Callable[[JobRecord], bool],
+    force: bool = False,
+    retry_failed: bool = False,
+) -> Reason:
+    """The resume rule of SPEC.md for one job."""
+    if force:
+        return Reason.FORCED
+    if record is None:
+        return Reason.NEW
+    if record.key != job.key:
+        return Reason.CHANGED
+    if record.status is JobStatus.SUCCEEDED:
+        return Reason.DONE if files_present(record) else Reason.FILES_MISSING
+    if record.status is JobStatus.RUNNING:
+        return Reason.INTERRUPTED
+    if record.status is JobStatus.FAILED:
+        if record.retryable:
+            return Reason.RETRYABLE
+        return Reason.RETRY_FAILED if retry_failed else Reason.FAILED
+    return Reason.PENDING
+
+
+def make_plan(
+    jobs: Sequence[Job],
+    records: Mapping[str, JobRecord],
+    *,
+    files_present: Callable[[JobRecord], bool],
+    only: Collection[str] | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+) -> Plan:
+    """Decide every job; ``only`` (ids) restricts the run to those jobs."""
+    if only:
+        check_only(only, jobs)
+    selected = set(only) if only else None
+    items = []
+    for job in jobs:
+        record = records.get(job.id)
+        same_key = record if record is not None and record.key == job.key else None
+        if selected is not None and job.id not in selected:
+            reason = Reason.NOT_SELECTED
+        else:
+            reason = decide(
+                job, record, files_present=files_present, force=force, retry_failed=retry_failed
+            )
+        items.append(PlannedJob(job, reason, same_key))
+    return Plan(tuple(items))

@@ -1,0 +1,69 @@
+"""The seam between the runner and an image API.
+
+A provider turns a job into requests (pure: :meth:`Provider.requests_for`) and sends one
+request, returning a :class:`Generation` or raising a :class:`~batch_gen.errors.ProviderError`.
+The runner owns everything around that: pacing, retries, downloads, files and state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from ..models import Job
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """One HTTP request a job needs: a JSON body for ``endpoint``, asking for ``images``."""
+
+    endpoint: str
+    body: Mapping[str, Any]
+    images: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedImage:
+    """One image in an answer: its bytes, or a URL to fetch at once (links expire)."""
+
+    data: bytes | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """A successful answer."""
+
+    images: tuple[ReturnedImage, ...]
+    usage: Mapping[str, Any] | None = None
+    created: int | None = None
+    request_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. output_format, size
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and how to reach the API. ``api_key`` is kept out of ``repr``."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+
+
+class Provider(Protocol):
+    """An image API family."""
+
+    api: str
+
+    def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
+        """The requests that produce ``images`` more images for ``job`` (pure)."""
+        ...
+
+    async def send(
+        self, session: aiohttp.ClientSession, endpoint: Endpoint, request: ApiRequest
+    ) -> Generation:
+        """Send one request; raise a ProviderError subclass on any failure."""
+        ...

@@ -1,0 +1,158 @@
+"""CometAPI's OpenAI-compatible ``POST /v1/images/generations`` (PROTOCOLS.md §1).
+
+The field policy is pure and per model family, because the gateway forwards to very
+different upstreams: GPT image models always answer in base64 and reject
+``response_format``; DALL·E models take ``response_format`` and their own qualities;
+qwen-image refuses ``n > 1``, so such a job becomes n single requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from ..errors import BadResponseError
+from ..models import Job
+from .base import ApiRequest, Endpoint, Generation, ReturnedImage
+from .http import error_from_response, transport_errors
+
+ENDPOINT = "/v1/images/generations"
+
+# Fields each family does not accept; sending them gets a 400 from the upstream.
+_GPT_IMAGE_DROPS = frozenset({"response_format", "style"})
+_GPT_IMAGE_ONLY = frozenset(
+    {"output_format", "output_compression", "background", "moderation", "partial_images"}
+)
+_DALLE_QUALITIES = {"dall-e-2": frozenset({"standard"}), "dall-e-3": frozenset({"standard", "hd"})}
+# Streaming would change the response into SSE, which a batch client has no use for.
+_NEVER_SEND = frozenset({"stream", "partial_images"})
+
+
+def model_family(model: str) -> str:
+    """``gpt-image``, ``dall-e``, ``qwen-image`` or ``other``, from the model id."""
+    name = model.lower()
+    if name.startswith(("gpt-image", "chatgpt-image")):
+        return "gpt-image"
+    if name.startswith("dall-e"):
+        return "dall-e"
+    if name.startswith("qwen-image"):
+        return "qwen-image"
+    return "other"
+
+
+def request_body(job: Job, images: int) -> dict[str, Any]:
+    """The JSON body asking for ``images`` images of ``job``, with only accepted fields."""
+    body: dict[str, Any] = {"prompt": job.prompt}
+    family = model_family(job.model)
+    for name, value in job.request.items():
+        if name in _NEVER_SEND or value is None:
+            continue
+        if family == "gpt-image" and name in _GPT_IMAGE_DROPS:
+            continue
+        if family == "dall-e" and name in _GPT_IMAGE_ONLY:
+            continue
+        if (
+            family == "dall-e"
+            and name == "quality"
+            and value not in _DALLE_QUALITIES.get(job.model.lower(), frozenset())
+        ):
+            continue  # a manifest-wide "quality: low" means nothing to DALL-E; don't fail on it
+        body[name] = value
+    if images == 1:
+        body.pop("n", None)  # 1 is every model's default; some gateways reject n at all
+    else:
+        body["n"] = images
+    return body
+
+
+class OpenAIImages:
+    """The generations route; see the module docstring for the field policy."""
+
+    api = "openai.generations"
+
+    def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
+        """One request for all images, or one per image where the model can't batch."""
+        if images <= 0:
+            return []
+        if model_family(job.model) == "qwen-image" or job.model.lower() == "dall-e-3":
+            return [ApiRequest(ENDPOINT, request_body(job, 1), 1) for _ in range(images)]
+        return [ApiRequest(ENDPOINT, request_body(job, images), images)]
+
+    async def send(
+        self, session: aiohttp.ClientSession, endpoint: Endpoint, request: ApiRequest
+    ) -> Generation:
+        url = endpoint.base_url.rstrip("/") + request.endpoint
+        headers = {"Authorization": f"Bearer {endpoint.api_key}"}
+        with transport_errors(secret=endpoint.api_key, what="image request"):
+            async with session.post(
+                url, json=request.body, headers=headers, allow_redirects=False
+            ) as response:
+                body = await response.read()
+                status = response.status
+                response_headers = dict(response.headers)
+        if status != 200:
+            raise error_from_response(status, response_headers, body, secret=endpoint.api_key)
+        return parse_generation(body, request_id=response_headers.get("x-request-id"))
+
+
+def parse_generation(body: bytes, *, request_id: str | None = None) -> Generation:
+    """Parse a 200 answer; a body without a usable image is a retryable BadResponseError.
+
+    Such an answer was probably billed, so the error is marked ambiguous. An error envelope
+    inside a 200 (some gateways do this) is translated like an error status.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadResponseError(
+            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
+        ) from exc
+    if not isinstance(document, dict):
+        raise BadResponseError("the answer is not a JSON object", ambiguous=True)
+    if "error" in document and not document.get("data"):
+        raise error_from_response(400, {}, body, secret=None)
+    items = document.get("data")
+    if not isinstance(items, list) or not items:
+        raise BadResponseError("the answer carries no image", ambiguous=True, request_id=request_id)
+    images = tuple(_parse_item(item, request_id) for item in items)
+    usage = document.get("usage")
+    created = document.get("created")
+    extra = {
+        name: document[name]
+        for name in ("output_format", "size", "quality", "background", "model")
+        if name in document
+    }
+    return Generation(
+        images=images,
+        usage=usage if isinstance(usage, Mapping) else None,
+        created=created if isinstance(created, int) else None,
+        request_id=request_id,
+        extra=extra,
+    )
+
+
+def _parse_item(item: Any, request_id: str | None) -> ReturnedImage:
+    if not isinstance(item, dict):
+        raise BadResponseError("an image entry is not an object", ambiguous=True)
+    revised = item.get("revised_prompt")
+    revised_prompt = revised if isinstance(revised, str) and revised else None
+    encoded = item.get("b64_json")
+    if isinstance(encoded, str) and encoded:
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadResponseError(
+                "an image's b64_json is not valid base64", ambiguous=True, request_id=request_id
+            ) from exc
+        return ReturnedImage(data=data, revised_prompt=revised_prompt)
+    url = item.get("url")
+    if isinstance(url, str) and url:
+        return ReturnedImage(url=url, revised_prompt=revised_prompt)
+    raise BadResponseError(
+        "an image entry has neither b64_json nor url", ambiguous=True, request_id=request_id
+    )

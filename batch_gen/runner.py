@@ -1,0 +1,628 @@
+"""The run: one HTTP session, a pool of workers in a TaskGroup, state recorded as it goes.
+
+For each job a worker does: wait for the pool (pause, rate, slot) → send → on failure
+classify and back off, or abort the run → save each image crash-safely → record.
+
+Stopping has three causes, all handled the same way, by no longer dispatching and letting
+what is in flight finish: an interrupt (Ctrl-C / SIGTERM: in-flight requests get
+``options.grace`` seconds, then are cancelled and their jobs stay ``running``, which the
+next run resumes), a fatal provider error (401/403, unknown model: exit 3 after at most the
+requests already in flight), and ``--fail-fast`` after the first failed job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+from .config import RunOptions
+from .errors import (
+    BadResponseError,
+    DownloadError,
+    FatalProviderError,
+    ProviderError,
+    RateLimitError,
+)
+from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
+from .output import (
+    commit_partial,
+    extension_for,
+    image_size,
+    recover_image,
+    remove_stale_partials,
+    render_filename,
+    resolve_inside,
+    sha256_hex,
+    sniff_format,
+    write_metadata,
+    write_partial,
+)
+from .pacing import AdaptiveSlots, PoolPause, RateLimiter
+from .plan import Plan, PlannedJob, make_plan
+from .progress import NullProgress, Progress
+from .providers import Generation, ReturnedImage, provider_for
+from .providers.base import Endpoint
+from .providers.download import download_image
+from .report import RunSummary
+from .retry import retry_delay
+from .state import StateStore, read_state
+
+T = TypeVar("T")
+
+
+class _Stopped(Exception):
+    """Internal: the run is stopping; the job gives up without recording a failure."""
+
+
+def files_present(root: Path, record: JobRecord) -> bool:
+    """Whether every file of a succeeded record still exists (a stat each, no hashing)."""
+    if not record.images:
+        return False
+    try:
+        return all(resolve_inside(root, image.file).is_file() for image in record.images)
+    except ValueError:
+        return False
+
+
+def plan_run(manifest: Manifest, options: RunOptions) -> Plan:
+    """The plan a run would follow now, read without taking the lock (for ``--dry-run``)."""
+    records = read_state(options.output_dir)
+    return make_plan(
+        manifest.jobs,
+        records,
+        files_present=lambda record: files_present(options.output_dir, record),
+        only=options.only,
+        force=options.force,
+        retry_failed=options.retry_failed,
+    )
+
+
+def count_requests(plan: Plan) -> int:
+    """How many API requests the jobs that run need, counting images already saved."""
+    total = 0
+    for item in plan.to_run:
+        saved = len(item.record.images) if item.record and not item.reason.name == "FORCED" else 0
+        total += len(provider_for(item.job.api).requests_for(item.job, item.job.n - saved))
+    return total
+
+
+async def run_batch(
+    manifest: Manifest,
+    options: RunOptions,
+    *,
+    progress: Progress | None = None,
+    handle_signals: bool = False,
+) -> RunSummary:
+    """Run every job of ``manifest`` that needs running; return what happened.
+
+    Takes the output folder's lock for the whole run (raises OutputLockedError if another
+    run holds it) and records each job's state as it changes. Raises ConfigurationError
+    subclasses before sending anything if the run cannot start. Fatal provider errors,
+    interrupts and job failures do not raise: they are in the summary (see
+    :meth:`RunSummary.exit_status`). With ``handle_signals``, SIGINT and SIGTERM stop the run
+    gracefully (a second signal cancels in-flight requests at once).
+    """
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    with StateStore.open(options.output_dir) as store:
+        run = _Run(manifest, options, store, progress or NullProgress())
+        with _signals(run, enabled=handle_signals):
+            await run.execute()
+        return run.summary
+
+
+@contextlib.contextmanager
+def _signals(run: _Run, *, enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, run.interrupt)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+class _Run:
+    """The state of one run. Created and used inside the running event loop."""
+
+    def __init__(
+        self, manifest: Manifest, options: RunOptions, store: StateStore, progress: Progress
+    ) -> None:
+        self.manifest = manifest
+        self.options = options
+        self.store = store
+        self.progress = progress
+        self.root = options.output_dir
+        self.summary = RunSummary(total=len(manifest.jobs), output_dir=str(self.root))
+        self.stopping = asyncio.Event()
+        self.pause = PoolPause()
+        self.rate = RateLimiter(options.rpm)
+        self.slots = AdaptiveSlots(options.concurrency)
+        self._workers: list[asyncio.Task[None]] = []
+        self._interrupts = 0
+
+    # --- stopping ----------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Ctrl-C / SIGTERM: the first stops dispatching, the second cancels in-flight work."""
+        self._interrupts += 1
+        self.summary.interrupted = True
+        self.stopping.set()
+        if self._interrupts > 1:
+            self._cancel_workers()
+
+    def _abort(self, error: FatalProviderError) -> None:
+        if self.summary.aborted is None:
+            self.summary.aborted = error.describe()
+        self.stopping.set()
+
+    def _cancel_workers(self) -> None:
+        for task in self._workers:
+            task.cancel()
+
+    async def _watchdog(self) -> None:
+        """After an interrupt, give in-flight requests ``grace`` seconds, then cancel them."""
+        await self.stopping.wait()
+        if self.summary.interrupted:
+            await asyncio.sleep(self.options.grace)
+            self._cancel_workers()
+
+    async def _unless_stopped(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` unless the run starts stopping first (then raise _Stopped)."""
+        if self.stopping.is_set():
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise _Stopped
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled():
+            raise _Stopped
+        return task.result()
+
+    # --- the run -----------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        started = time.monotonic()
+        plan = self._plan()
+        for item in plan.skipped:
+            self.summary.skipped[item.reason] += 1
+            record = self.store.get(item.job.id)
+            if record is not None:
+                self.summary.records[item.job.id] = record
+        queue = iter(plan.to_run)
+        self.progress.start(len(plan.to_run))
+        try:
+            if plan.to_run:
+                async with self._endpoint() as endpoint, self._session() as session:
+                    await self._work(queue, session, endpoint)
+        finally:
+            self.progress.close()
+            self.summary.wall_seconds = time.monotonic() - started
+
+    def _plan(self) -> Plan:
+        records = self.store.records()
+        plan = make_plan(
+            self.manifest.jobs,
+            records,
+            files_present=lambda record: files_present(self.root, record),
+            only=self.options.only,
+            force=self.options.force,
+            retry_failed=self.options.retry_failed,
+        )
+        # Finish any image that was saved and recorded just before a crash, then sweep the
+        # temp files nobody recorded (order matters: see output.py).
+        for record in records.values():
+            for image in record.images:
+                with contextlib.suppress(OSError):
+                    recover_image(self.root, image)
+        remove_stale_partials(self.root)
+        return plan
+
+    @contextlib.asynccontextmanager
+    async def _endpoint(self) -> AsyncIterator[Endpoint]:
+        if not self.options.offline:
+            yield Endpoint(self.options.base_url, self.options.api_key or "")
+            return
+        from .simulator import Simulator, SimulatorConfig
+
+        key = "sim-" + secrets.token_urlsafe(16)
+        async with Simulator(SimulatorConfig(api_key=key)) as simulator:
+            yield Endpoint(simulator.base_url, key)
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        timeout = aiohttp.ClientTimeout(
+            total=self.options.timeout, sock_connect=self.options.connect_timeout
+        )
+        connector = aiohttp.TCPConnector(limit=max(100, 2 * self.options.concurrency))
+        async with aiohttp.ClientSession(
+            timeout=timeout, connector=connector, raise_for_status=False
+        ) as session:
+            yield session
+
+    async def _work(
+        self, queue: Iterator[PlannedJob], session: aiohttp.ClientSession, endpoint: Endpoint
+    ) -> None:
+        async def worker() -> None:
+            for item in queue:  # a shared iterator: each job goes to exactly one worker
+                if self.stopping.is_set():
+                    return
+                await self._run_job(item, session, endpoint)
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                self.progress.tick()
+
+        async with asyncio.TaskGroup() as outer:
+            watchdog = outer.create_task(self._watchdog())
+            tick = outer.create_task(ticker())
+            try:
+                async with asyncio.TaskGroup() as group:
+                    self._workers = [
+                        group.create_task(worker()) for _ in range(self.options.concurrency)
+                    ]
+            except BaseExceptionGroup as group_error:
+                # Workers are only ever cancelled on purpose (second Ctrl-C, grace expired);
+                # anything else is a bug and must surface.
+                rest = group_error.subgroup(lambda e: not isinstance(e, asyncio.CancelledError))
+                if rest is not None:
+                    raise rest from None
+            finally:
+                watchdog.cancel()
+                tick.cancel()
+
+    # --- one job -----------------------------------------------------------------------
+
+    async def _run_job(
+        self, item: PlannedJob, session: aiohttp.ClientSession, endpoint: Endpoint
+    ) -> None:
+        job = item.job
+        previous = self.store.get(job.id)
+        record = self._start_record(item)
+        self.store.put(record)
+        details: dict[str, list[Any]] = {"request_ids": [], "created": [], "responses": []}
+        started = datetime.now(UTC)
+        try:
+            record = await self._fill(job, record, session, endpoint, details)
+        except asyncio.CancelledError:
+            # Interrupted past the grace period: the job stays "running" in the state,
+            # which the next run resumes, keeping every image already saved.
+            raise
+        except _Stopped:
+            return
+        except ProviderError as error:
+            if isinstance(error, FatalProviderError):
+                self._abort(error)
+                return
+            self._fail(job, record, error)
+            return
+        self._succeed(job, record, previous, started, details)
+
+    def _start_record(self, item: PlannedJob) -> JobRecord:
+        """A running record that keeps the images already saved for the same key."""
+        job = item.job
+        kept: list[ImageRecord] = []
+        base = item.record if item.reason.name != "FORCED" else None
+        if base is not None:
+            for image in base.images:
+                with contextlib.suppress(OSError):
+                    if recover_image(self.root, image, verify=True) and image.index <= job.n:
+                        kept.append(image)
+        return JobRecord(
+            id=job.id,
+            key=job.key,
+            status=JobStatus.RUNNING,
+            attempts=base.attempts if base else 0,
+            images=tuple(sorted(kept, key=lambda image: image.index)),
+            ambiguous_retries=base.ambiguous_retries if base else 0,
+            usage=base.usage if base else None,
+            updated_at=time.time(),
+        )
+
+    async def _fill(
+        self,
+        job: Job,
+        record: JobRecord,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        details: dict[str, list[Any]],
+    ) -> JobRecord:
+        """Request images until the job has ``n`` of them; return the final record."""
+        provider = provider_for(job.api)
+        failures = 0
+        while len(record.images) < job.n:
+            request = provider.requests_for(job, job.n - len(record.images))[0]
+            try:
+                generation = await self._send(session, endpoint, request, provider)
+                wanted = generation.images[: job.n - len(record.images)]
+                formats = [_check_image(returned) for returned in wanted]
+            except ProviderError as error:
+                # Every try counts as an attempt, answered or not: it may have been billed.
+                failures += 1
+                record = dataclasses.replace(
+                    record, attempts=record.attempts + 1, error=error.describe()
+                )
+                delay = retry_delay(error, failures, self.options.retry)
+                if isinstance(error, RateLimitError):
+                    self.pause.pause(delay if delay is not None else 1.0)
+                if delay is None or isinstance(error, FatalProviderError):
+                    raise
+                await self._before_retry(job, record, error, delay)
+                if error.ambiguous:
+                    record = dataclasses.replace(
+                        record, ambiguous_retries=record.ambiguous_retries + 1
+                    )
+                self.store.put(record)
+                continue
+            failures = 0
+            record = dataclasses.replace(
+                record,
+                attempts=record.attempts + 1,
+                usage=_add_usage(record.usage, generation.usage),
+            )
+            self.summary.tokens.add(generation.usage)
+            details["request_ids"].append(generation.request_id)
+            details["created"].append(generation.created)
+            details["responses"].append(dict(generation.extra))
+            for returned, fmt in zip(wanted, formats, strict=True):
+                data = await self._image_bytes(session, returned, endpoint)
+                record = self._save(job, record, data, fmt, returned.revised_prompt)
+            self.store.put(record)
+        return record
+
+    async def _before_retry(
+        self, job: Job, record: JobRecord, error: ProviderError, delay: float
+    ) -> None:
+        """Count the retry, persist the record, and wait ``delay`` (or until stopping)."""
+        self.summary.retries += 1
+        if error.ambiguous:
+            self.summary.ambiguous_retries += 1
+            self.summary.ambiguous_jobs.add(job.id)
+        self.store.put(record)
+        self.progress.retrying(+1)
+        try:
+            await self._unless_stopped(asyncio.sleep(delay))
+        finally:
+            self.progress.retrying(-1)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        request: Any,
+        provider: Any,
+    ) -> Generation:
+        """Send one request through the pool's pause, rate limit and concurrency slots."""
+        await self._unless_stopped(self.pause.wait())
+        await self._unless_stopped(self.slots.acquire())
+        outcome: dict[str, bool] = {}
+        try:
+            # The rate is taken inside the slot so that a slot never idles on a token that
+            # a worker without a slot is holding.
+            await self._unless_stopped(self.rate.acquire())
+            await self._unless_stopped(self.pause.wait())
+            self.summary.requests += 1
+            generation: Generation = await provider.send(session, endpoint, request)
+            outcome["succeeded"] = True
+            return generation
+        except RateLimitError:
+            outcome["rate_limited"] = True
+            raise
+        finally:
+            await asyncio.shield(self.slots.release(**outcome))
+
+    async def _image_bytes(
+        self, session: aiohttp.ClientSession, returned: ReturnedImage, endpoint: Endpoint
+    ) -> bytes:
+        """The image's bytes, downloading a URL at once with the same retry rules."""
+        if returned.data is not None:
+            return returned.data
+        assert returned.url is not None
+        failures = 0
+        while True:
+            try:
+                return await download_image(
+                    session,
+                    returned.url,
+                    max_bytes=self.options.max_download_bytes,
+                    secret=endpoint.api_key,
+                )
+            except ProviderError as error:
+                failures += 1
+                delay = retry_delay(error, failures, self.options.retry)
+                if delay is None:
+                    # The image was generated (and billed) but could not be fetched; a new
+                    # run will generate it again, so say so plainly.
+                    raise DownloadError(
+                        f"the image was generated but its download failed: {error.message}",
+                        status=error.status,
+                        retryable=True,  # a later run generates it again
+                    ) from error
+                await self._unless_stopped(asyncio.sleep(delay))
+
+    def _save(
+        self, job: Job, record: JobRecord, data: bytes, fmt: str | None, revised_prompt: str | None
+    ) -> JobRecord:
+        """Save one image crash-safely and return the record that includes it.
+
+        Temp file, then the record (with the sha256), then the rename: a crash between any
+        two steps is recovered on resume without asking for the image again.
+        """
+        fmt = fmt or sniff_format(data) or "bin"  # downloads are sniffed in download_image
+        number = len(record.images) + 1
+        relative = render_filename(
+            self.options.filename,
+            job=job,
+            image_number=number,
+            image_count=job.n,
+            ext=extension_for(fmt),
+        )
+        final = resolve_inside(self.root, relative)
+        digest = sha256_hex(data)
+        size = image_size(data, fmt)
+        temp = write_partial(final, data, sha256=digest)
+        image = ImageRecord(
+            index=number,
+            file=relative,
+            sha256=digest,
+            bytes=len(data),
+            format=fmt,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            revised_prompt=revised_prompt,
+        )
+        record = dataclasses.replace(
+            record, images=(*record.images, image), updated_at=time.time()
+        )
+        self.store.put(record)
+        commit_partial(temp, final)
+        self.summary.images += 1
+        self.summary.bytes += len(data)
+        return record
+
+    def _succeed(
+        self,
+        job: Job,
+        record: JobRecord,
+        previous: JobRecord | None,
+        started: datetime,
+        details: dict[str, list[Any]],
+    ) -> None:
+        finished = datetime.now(UTC)
+        document = _metadata(job, record, started, finished, details)
+        write_metadata(self.root, job.id, document)
+        record = dataclasses.replace(
+            record, status=JobStatus.SUCCEEDED, error=None, retryable=None, updated_at=time.time()
+        )
+        self.store.put(record)
+        self._remove_superseded(previous, record)
+        self.summary.succeeded.append(job.id)
+        self.summary.records[job.id] = record
+        self.progress.finished(ok=True)
+
+    def _remove_superseded(self, previous: JobRecord | None, record: JobRecord) -> None:
+        """Delete files of an earlier version of the job that the new one did not overwrite
+        (e.g. ``x.png`` after the format changed to jpeg), so the folder matches the manifest."""
+        if previous is None or previous.key == record.key:
+            return
+        current = set(record.files)
+        for name in previous.files:
+            if name not in current:
+                with contextlib.suppress(OSError, ValueError):
+                    resolve_inside(self.root, name).unlink()
+
+    def _fail(self, job: Job, record: JobRecord, error: ProviderError) -> None:
+        record = dataclasses.replace(
+            record,
+            status=JobStatus.FAILED,
+            error=error.describe(),
+            retryable=error.retryable,
+            updated_at=time.time(),
+        )
+        self.store.put(record)
+        self.summary.failed[job.id] = error.describe()
+        self.summary.records[job.id] = record
+        self.progress.finished(ok=False)
+        if self.options.fail_fast:
+            self.summary.stopped_early = True
+            self.stopping.set()
+
+
+def _add_usage(
+    total: Any, usage: Any
+) -> dict[str, Any] | None:
+    """Sum two usage documents field by field (nested objects too); ignore non-numbers."""
+    if not usage:
+        return dict(total) if total else None
+    result: dict[str, Any] = dict(total) if total else {}
+    for name, value in usage.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            current = result.get(name, 0)
+            result[name] = (current if isinstance(current, int | float) else 0) + value
+        elif isinstance(value, dict):
+            result[name] = _add_usage(result.get(name) or {}, value) or {}
+    return result
+
+
+def _metadata(
+    job: Job,
+    record: JobRecord,
+    started: datetime,
+    finished: datetime,
+    details: dict[str, list[Any]],
+) -> dict[str, Any]:
+    """The per-job metadata document written beside the images."""
+    revised = [image.revised_prompt for image in record.images if image.revised_prompt]
+    return {
+        "id": job.id,
+        "key": job.key,
+        "prompt": job.prompt,
+        "model": job.model,
+        "api": job.api,
+        "request": dict(job.request),
+        "attempts": record.attempts,
+        "ambiguous_retries": record.ambiguous_retries,
+        "usage": record.usage,
+        "revised_prompt": revised[0] if len(revised) == 1 else (revised or None),
+        "provider": {
+            "created": [value for value in details["created"] if value is not None],
+            "request_ids": [value for value in details["request_ids"] if value],
+            "responses": details["responses"],
+        },
+        "started_at": started.isoformat(timespec="milliseconds"),
+        "finished_at": finished.isoformat(timespec="milliseconds"),
+        "images": [
+            {
+                "index": image.index,
+                "file": image.file,
+                "format": image.format,
+                "width": image.width,
+                "height": image.height,
+                "bytes": image.bytes,
+                "sha256": image.sha256,
+                "revised_prompt": image.revised_prompt,
+            }
+            for image in record.images
+        ],
+    }
+
+
+def _check_image(returned: ReturnedImage) -> str | None:
+    """The format of inline image bytes; a BadResponseError if they are not an image.
+
+    Checked before anything is saved, so that a broken answer is retried as a whole.
+    URL results are checked when downloaded.
+    """
+    if returned.data is None:
+        return None
+    fmt = sniff_format(returned.data)
+    if fmt is None:
+        raise BadResponseError("the answer's image data is not a known image format", ambiguous=True)
+    return fmt

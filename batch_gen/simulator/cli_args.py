@@ -1,0 +1,165 @@
+"""Command-line options of the ``simulator`` subcommand, and their translation to a config.
+
+Only argparse and :mod:`batch_gen.simulator.config` are imported here, so adding these
+options to the CLI loads neither aiohttp.web nor Pillow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from batch_gen.simulator.config import ImageMode, RetryAfterMode, SimulatorConfig
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the simulator's options (``--host``, ``--port``, faults, limits...) to *parser*.
+
+    The destinations are the option names with dashes as underscores; read them back with
+    :func:`config_from_namespace`.
+    """
+    net = parser.add_argument_group("listening")
+    net.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    net.add_argument(
+        "--port",
+        type=int,
+        default=8787,
+        help="port to bind, 0 for a free one (default %(default)s)",
+    )
+    net.add_argument(
+        "--key",
+        default=None,
+        metavar="KEY",
+        help="the API key clients must send (default: accept any non-empty key)",
+    )
+
+    timing = parser.add_argument_group("latency and limits")
+    timing.add_argument(
+        "--latency", type=_seconds, default=0.0, metavar="SECONDS", help="delay before answering"
+    )
+    timing.add_argument(
+        "--latency-jitter",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra uniform random delay in [0, SECONDS]",
+    )
+    timing.add_argument(
+        "--rpm-limit",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="requests per minute allowed, enforced over --rpm-window; 0 = no limit",
+    )
+    timing.add_argument(
+        "--rpm-window",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="sliding window of the rpm limit (default %(default)s): admits N*SECONDS/60",
+    )
+
+    faults = parser.add_argument_group("fault injection (probabilities per request, 0..1)")
+    for option, what in (
+        ("--p429", "429 rate_limit_exceeded"),
+        ("--p500", "500 with code ''"),
+        ("--p500-invalid", "500 with code invalid_request (not retryable)"),
+        ("--p503", "503"),
+        ("--p504", "504 (billed)"),
+        ("--p524", "Cloudflare 524 HTML (billed)"),
+        ("--pdrop", "close the connection without an answer (billed)"),
+        ("--ptruncate", "200 cut off half way (billed)"),
+        ("--pbad-b64", "200 with undecodable image data (billed)"),
+    ):
+        faults.add_argument(option, type=_probability, default=0.0, metavar="P", help=what)
+    faults.add_argument(
+        "--retry-after",
+        choices=[mode.value for mode in RetryAfterMode],
+        default=RetryAfterMode.SECONDS.value,
+        help="retry hint on 429s (default %(default)s)",
+    )
+    faults.add_argument(
+        "--retry-after-seconds",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="the wait stated by injected 429s (default %(default)s)",
+    )
+    faults.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="seed of the fault/jitter RNG"
+    )
+
+    content = parser.add_argument_group("content")
+    content.add_argument(
+        "--trigger-word",
+        default="forbidden-fruit",
+        metavar="WORD",
+        help="prompts containing WORD are refused as moderation_blocked (default %(default)s)",
+    )
+    content.add_argument(
+        "--image-mode",
+        choices=[mode.value for mode in ImageMode],
+        default=ImageMode.SIMPLE.value,
+        help="simple: small gradient images; photo: photo-sized, incompressible files",
+    )
+
+
+def config_from_namespace(ns: argparse.Namespace) -> SimulatorConfig:
+    """Build a :class:`SimulatorConfig` from options added by :func:`add_simulator_arguments`.
+
+    Raises ValueError when the combination is invalid (e.g. probabilities summing above 1);
+    the caller reports it as a command-line error.
+    """
+    return SimulatorConfig(
+        host=ns.host,
+        port=ns.port,
+        api_key=ns.key or None,
+        latency=ns.latency,
+        latency_jitter=ns.latency_jitter,
+        rpm_limit=ns.rpm_limit,
+        rpm_window=ns.rpm_window,
+        p429=ns.p429,
+        p500=ns.p500,
+        p500_invalid_request=ns.p500_invalid,
+        p503=ns.p503,
+        p504=ns.p504,
+        p524=ns.p524,
+        pdrop=ns.pdrop,
+        ptruncate=ns.ptruncate,
+        pbad_b64=ns.pbad_b64,
+        retry_after=RetryAfterMode(ns.retry_after),
+        retry_after_seconds=ns.retry_after_seconds,
+        seed=ns.seed,
+        trigger_word=ns.trigger_word or None,
+        image_mode=ImageMode(ns.image_mode),
+    )

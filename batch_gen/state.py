@@ -1,0 +1,381 @@
+"""The resumable state store: what every job of an output folder has done so far.
+
+The store is a journal of JSON lines at ``<output>/.batch_gen/state.jsonl``. Each line is a
+full snapshot of one :class:`~batch_gen.models.JobRecord` plus a format field ``"v": 1``;
+the last line for a job id wins. Recording a change therefore appends one line, whatever
+the number of jobs, and the journal is compacted (rewritten with one line per job) only
+when it is opened and has grown to more than twice its live size.
+
+Crash safety: each line is appended with one ``os.write`` on an ``O_APPEND`` descriptor, so
+a killed process leaves at most one torn last line. Loading ignores it (and any line that
+is not valid JSON or lacks required fields), and opening for writing truncates the journal
+back to its last complete line so the next record starts on a fresh line. Nothing is
+fsynced per update: a killed process loses nothing the kernel has accepted; ``close()``
+fsyncs once for power cuts.
+
+Exclusivity: an open store holds ``fcntl.flock`` on ``<output>/.batch_gen/lock`` (POSIX
+only). The kernel releases it when the holder dies, even by SIGKILL, so a crashed run never
+leaves the folder locked. The lock belongs to the open file description: a process that
+forks while holding it shares it with the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+
+from batch_gen.errors import OutputLockedError
+from batch_gen.models import ImageRecord, JobRecord, JobStatus
+
+STATE_DIR_NAME = ".batch_gen"
+JOURNAL_NAME = "state.jsonl"
+LOCK_NAME = "lock"
+FORMAT_VERSION = 1
+
+# Compact when the journal holds more lines than this factor times the live records plus
+# the slack; the slack keeps small runs from compacting on every open.
+COMPACT_FACTOR = 2
+COMPACT_SLACK = 1000
+
+
+# --- serialisation ----------------------------------------------------------------------
+
+
+def record_to_json(record: JobRecord) -> dict[str, Any]:
+    """Return ``record`` as a JSON-ready dict: status as its string value, images as dicts."""
+    return {
+        "v": FORMAT_VERSION,
+        "id": record.id,
+        "key": record.key,
+        "status": record.status.value,
+        "attempts": record.attempts,
+        "images": [_image_to_json(image) for image in record.images],
+        "error": record.error,
+        "retryable": record.retryable,
+        "ambiguous_retries": record.ambiguous_retries,
+        "usage": None if record.usage is None else dict(record.usage),
+        "updated_at": record.updated_at,
+    }
+
+
+def _image_to_json(image: ImageRecord) -> dict[str, Any]:
+    return {
+        "index": image.index,
+        "file": image.file,
+        "sha256": image.sha256,
+        "bytes": image.bytes,
+        "format": image.format,
+        "width": image.width,
+        "height": image.height,
+        "revised_prompt": image.revised_prompt,
+    }
+
+
+def record_from_json(data: Mapping[str, Any]) -> JobRecord:
+    """Build a :class:`JobRecord` from :func:`record_to_json`'s output.
+
+    ``id``, ``key`` and ``status`` are required, other fields default; unknown fields are
+    ignored so that newer writers stay readable.
+
+    Raises:
+        ValueError: a required field is missing or a field has the wrong type.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError("malformed job record: not a JSON object")
+    try:
+        record_id, key = data["id"], data["key"]
+        status = JobStatus(data["status"])
+        images = tuple(_image_from_json(image) for image in data.get("images") or ())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"malformed job record: {exc!r}") from exc
+    usage = data.get("usage")
+    if not (isinstance(record_id, str) and isinstance(key, str)):
+        raise ValueError("malformed job record: id and key must be strings")
+    if usage is not None and not isinstance(usage, Mapping):
+        raise ValueError("malformed job record: usage must be an object")
+    return JobRecord(
+        id=record_id,
+        key=key,
+        status=status,
+        attempts=_int(data.get("attempts", 0)),
+        images=images,
+        error=data.get("error"),
+        retryable=data.get("retryable"),
+        ambiguous_retries=_int(data.get("ambiguous_retries", 0)),
+        usage=usage,
+        updated_at=data.get("updated_at", 0.0),
+    )
+
+
+def _image_from_json(data: Mapping[str, Any]) -> ImageRecord:
+    file, sha256 = data["file"], data["sha256"]
+    if not (isinstance(file, str) and isinstance(sha256, str)):
+        raise TypeError("image file and sha256 must be strings")
+    return ImageRecord(
+        index=_int(data["index"]),
+        file=file,
+        sha256=sha256,
+        bytes=_int(data["bytes"]),
+        format=data["format"],
+        width=data.get("width"),
+        height=data.get("height"),
+        revised_prompt=data.get("revised_prompt"),
+    )
+
+
+def _int(value: Any) -> int:
+    # bool is an int subclass but never a valid count
+    if type(value) is not int:
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _encode(record: JobRecord) -> bytes:
+    text = json.dumps(record_to_json(record), separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8") + b"\n"
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+class _Journal:
+    """The parsed content of a journal: live records, line count, length of the whole lines."""
+
+    __slots__ = ("complete_size", "lines", "records")
+
+    def __init__(self, data: bytes) -> None:
+        # A torn last line (no newline yet) is not part of the journal.
+        self.complete_size = data.rfind(b"\n") + 1
+        self.records: dict[str, JobRecord] = {}
+        self.lines = 0
+        for line in data[: self.complete_size].splitlines():
+            self.lines += 1
+            try:
+                document = json.loads(line)
+                record = record_from_json(document)
+            except ValueError:
+                continue  # unparsable or malformed lines are skipped, never fatal
+            self.records[record.id] = record
+
+
+def _read_journal(path: Path) -> _Journal:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = b""
+    return _Journal(data)
+
+
+def read_state(output_dir: Path) -> dict[str, JobRecord]:
+    """Return the recorded state of ``output_dir`` by job id, without taking the lock.
+
+    Safe while a run holds the folder: a line it is writing is ignored until complete.
+    Returns ``{}`` when the folder has no state store.
+    """
+    return _read_journal(output_dir / STATE_DIR_NAME / JOURNAL_NAME).records
+
+
+# --- the store --------------------------------------------------------------------------
+
+
+class StateStore:
+    """The state of one output folder, open for writing by this process alone.
+
+    Use :meth:`open` (not the constructor), preferably as a context manager. Not
+    thread-safe: one writer (the runner's event loop) records every change.
+    """
+
+    def __init__(
+        self, *, directory: Path, lock_fd: int, journal_fd: int, journal: _Journal
+    ) -> None:
+        self._directory = directory
+        self._lock_fd: int | None = lock_fd
+        self._journal_fd: int | None = journal_fd
+        self._records = journal.records
+
+    @classmethod
+    def open(cls, output_dir: Path) -> StateStore:
+        """Lock ``output_dir``'s state, load it, and compact the journal if it is bloated.
+
+        Creates ``<output_dir>/.batch_gen`` if needed.
+
+        Raises:
+            OutputLockedError: another open store (in any process) holds the folder.
+            OSError: the state folder cannot be created, read or written.
+        """
+        directory = output_dir / STATE_DIR_NAME
+        directory.mkdir(parents=True, exist_ok=True)
+        lock_fd = _acquire_lock(directory / LOCK_NAME, output_dir)
+        try:
+            path = directory / JOURNAL_NAME
+            journal = _read_journal(path)
+            if journal.lines > COMPACT_FACTOR * len(journal.records) + COMPACT_SLACK:
+                journal = _compact(path, journal.records)
+            journal_fd = _open_for_append(path, journal.complete_size)
+        except BaseException:
+            _release_lock(lock_fd)
+            raise
+        return cls(directory=directory, lock_fd=lock_fd, journal_fd=journal_fd, journal=journal)
+
+    @property
+    def path(self) -> Path:
+        """The journal file."""
+        return self._directory / JOURNAL_NAME
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """Return the latest record of ``job_id``, or None if it was never recorded."""
+        return self._records.get(job_id)
+
+    def records(self) -> Mapping[str, JobRecord]:
+        """Return a read-only live view of every job's latest record, by job id."""
+        return MappingProxyType(self._records)
+
+    def put(self, record: JobRecord) -> None:
+        """Record ``record`` as the latest state of its job: one appended line, no fsync.
+
+        Raises:
+            ValueError: the store is closed.
+            OSError: the write failed; the journal is left as it was before the call.
+        """
+        if self._journal_fd is None:
+            raise ValueError("the state store is closed")
+        line = _encode(record)
+        written = os.write(self._journal_fd, line)  # an OSError here means nothing was written
+        if written != len(line):
+            # Cut off the part of the line that reached the file, so the next line starts
+            # clean. We are the only writer (we hold the lock), so the end is ours.
+            with contextlib.suppress(OSError):
+                end = os.fstat(self._journal_fd).st_size
+                os.ftruncate(self._journal_fd, end - written)
+            raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+        self._records[record.id] = record
+
+    def close(self) -> None:
+        """Flush the journal to disk (one fsync) and release the lock. Idempotent."""
+        journal_fd, self._journal_fd = self._journal_fd, None
+        lock_fd, self._lock_fd = self._lock_fd, None
+        try:
+            if journal_fd is not None:
+                try:
+                    os.fsync(journal_fd)
+                finally:
+                    os.close(journal_fd)
+        finally:
+            if lock_fd is not None:
+                _release_lock(lock_fd)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _open_for_append(path: Path, complete_size: int) -> int:
+    """Open the journal for appending, first dropping a torn last line so the next record
+    does not glue onto it."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        if os.fstat(fd).st_size != complete_size:
+            os.ftruncate(fd, complete_size)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _compact(path: Path, records: dict[str, JobRecord]) -> _Journal:
+    """Rewrite the journal with one line per live record, atomically and durably.
+
+    Durable because, unlike an append, a lost rename here could lose the whole store.
+    """
+    data = b"".join(_encode(record) for record in records.values())
+    temp = path.with_name(f".{path.name}.compact")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return _Journal(data)
+
+
+# --- the lock ---------------------------------------------------------------------------
+
+
+def _acquire_lock(path: Path, output_dir: Path) -> int:
+    """Take the folder's flock and write who holds it, or raise OutputLockedError."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        raise OutputLockedError(_locked_message(output_dir, holder)) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    # Informational only: the flock is the lock, whatever this file says.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
+    return fd
+
+
+def _release_lock(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _locked_message(output_dir: Path, holder: Mapping[str, Any]) -> str:
+    who = "another batch_gen run"
+    if "pid" in holder:
+        who += f" (pid {holder['pid']}"
+        who += f" on {holder['host']}" if "host" in holder else ""
+        who += f", since {holder['started_at']})" if "started_at" in holder else ")"
+    return (
+        f"the output folder {output_dir} is in use by {who}. Two runs on one folder would "
+        "corrupt each other's state and files: wait for that run to finish or stop it, "
+        "or choose another folder with --output."
+    )

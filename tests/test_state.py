@@ -1,0 +1,302 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import batch_gen
+from batch_gen.errors import OutputLockedError
+from batch_gen.models import ImageRecord, JobRecord, JobStatus
+from batch_gen.state import (
+    StateStore,
+    read_state,
+    record_from_json,
+    record_to_json,
+)
+
+REPO_ROOT = Path(batch_gen.__file__).resolve().parent.parent
+
+
+def journal(output: Path) -> Path:
+    return output / ".batch_gen" / "state.jsonl"
+
+
+def make_record(job_id: str = "boat", **changes: object) -> JobRecord:
+    fields: dict[str, object] = {
+        "id": job_id,
+        "key": "k" * 64,
+        "status": JobStatus.PENDING,
+        "updated_at": 1700000000.25,
+    }
+    fields.update(changes)
+    return JobRecord(**fields)  # type: ignore[arg-type]
+
+
+def full_record() -> JobRecord:
+    images = (
+        ImageRecord(
+            index=1,
+            file="img/boat-1.png",
+            sha256="a" * 64,
+            bytes=1234,
+            format="png",
+            width=1024,
+            height=1024,
+            revised_prompt="A paper boat, revisée",
+        ),
+        ImageRecord(index=2, file="img/boat-2.jpg", sha256="b" * 64, bytes=99, format="jpeg"),
+    )
+    return make_record(
+        status=JobStatus.SUCCEEDED,
+        attempts=3,
+        images=images,
+        error="HTTP 500: upstream",
+        retryable=True,
+        ambiguous_retries=1,
+        usage={"input_tokens": 12, "output_tokens": 4160, "details": {"image_tokens": 4160}},
+        updated_at=1700000123.456789,
+    )
+
+
+def test_record_json_round_trip() -> None:
+    """record_to_json/record_from_json round-trip every field, status as its string value."""
+    record = full_record()
+    document = record_to_json(record)
+    assert document["v"] == 1
+    assert document["status"] == "succeeded"
+    assert document["images"][0]["file"] == "img/boat-1.png"
+    assert record_from_json(json.loads(json.dumps(document))) == record
+
+
+def test_record_from_json_ignores_unknown_fields_and_defaults_missing_ones() -> None:
+    """Unknown fields (newer writers) are ignored; optional fields take their defaults."""
+    record = record_from_json({"v": 2, "id": "a", "key": "k", "status": "running", "new": [1]})
+    assert record == JobRecord(id="a", key="k", status=JobStatus.RUNNING)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"key": "k", "status": "pending"},
+        {"id": "a", "status": "pending"},
+        {"id": "a", "key": "k"},
+        {"id": "a", "key": "k", "status": "exploded"},
+        {"id": 5, "key": "k", "status": "pending"},
+        {"id": "a", "key": "k", "status": "pending", "attempts": "3"},
+        {"id": "a", "key": "k", "status": "pending", "images": [{"file": "x.png"}]},
+        {"id": "a", "key": "k", "status": "pending", "images": ["x.png"]},
+        {"id": "a", "key": "k", "status": "pending", "usage": [1, 2]},
+        [1, 2, 3],
+    ],
+)
+def test_record_from_json_rejects_malformed_documents(document: object) -> None:
+    """Missing required fields or wrong types are a ValueError."""
+    with pytest.raises(ValueError, match="malformed job record|expected an integer"):
+        record_from_json(document)  # type: ignore[arg-type]
+
+
+def test_store_round_trip_with_images(tmp_path: Path) -> None:
+    """A record put in one session is read back equal in the next, and by read_state."""
+    record = full_record()
+    with StateStore.open(tmp_path) as store:
+        store.put(record)
+        assert store.get("boat") == record
+        assert store.get("missing") is None
+    with StateStore.open(tmp_path) as store:
+        assert dict(store.records()) == {"boat": record}
+    assert read_state(tmp_path) == {"boat": record}
+
+
+def test_last_line_wins(tmp_path: Path) -> None:
+    """Of several lines for one job, the last one is its state."""
+    with StateStore.open(tmp_path) as store:
+        store.put(make_record(status=JobStatus.PENDING))
+        store.put(make_record("other"))
+        store.put(make_record(status=JobStatus.RUNNING, attempts=1))
+        store.put(make_record(status=JobStatus.FAILED, attempts=1, error="x", retryable=True))
+        assert store.get("boat") == make_record(
+            status=JobStatus.FAILED, attempts=1, error="x", retryable=True
+        )
+    state = read_state(tmp_path)
+    assert state["boat"].status is JobStatus.FAILED
+    assert set(state) == {"boat", "other"}
+    assert len(journal(tmp_path).read_bytes().splitlines()) == 4
+
+
+def test_torn_last_line_is_ignored_and_cut_before_the_next_put(tmp_path: Path) -> None:
+    """A torn last line (killed mid-write) is ignored, and the next put starts a clean line."""
+    with StateStore.open(tmp_path) as store:
+        store.put(make_record("a"))
+        store.put(make_record("b"))
+    whole = journal(tmp_path).read_bytes()
+    torn_line = json.dumps(record_to_json(make_record("c")))[:25]
+    journal(tmp_path).write_bytes(whole + torn_line.encode())
+
+    assert set(read_state(tmp_path)) == {"a", "b"}
+    with StateStore.open(tmp_path) as store:
+        assert set(store.records()) == {"a", "b"}
+        assert journal(tmp_path).read_bytes() == whole
+        store.put(make_record("c", status=JobStatus.RUNNING))
+    assert set(read_state(tmp_path)) == {"a", "b", "c"}
+    for line in journal(tmp_path).read_bytes().splitlines():
+        json.loads(line)
+
+
+def test_torn_last_line_with_newline_but_bad_json_is_skipped(tmp_path: Path) -> None:
+    """A complete line that is not valid JSON is skipped; later lines still load."""
+    with StateStore.open(tmp_path) as store:
+        store.put(make_record("a"))
+    with journal(tmp_path).open("ab") as file:
+        file.write(b'{"v":1,"id":"broken","key\n')
+    with StateStore.open(tmp_path) as store:
+        store.put(make_record("b"))
+    assert set(read_state(tmp_path)) == {"a", "b"}
+
+
+def test_malformed_lines_are_skipped(tmp_path: Path) -> None:
+    """Lines that parse but are not valid records, or are not JSON, are skipped, not fatal."""
+    good = json.dumps(record_to_json(make_record("good")))
+    lines = [
+        '{"v":1,"id":"no-key","status":"pending"}',
+        good,
+        "[1,2,3]",
+        "not json at all",
+        "",
+        '{"v":1,"id":"bad-status","key":"k","status":"exploded"}',
+        "\xff\xfe",
+    ]
+    journal(tmp_path).parent.mkdir(parents=True)
+    journal(tmp_path).write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+    assert read_state(tmp_path) == {"good": make_record("good")}
+    with StateStore.open(tmp_path) as store:
+        assert dict(store.records()) == {"good": make_record("good")}
+
+
+def test_compaction_shrinks_the_journal_and_keeps_every_record(tmp_path: Path) -> None:
+    """Opening a journal with far more lines than jobs rewrites it with one line per job."""
+    with StateStore.open(tmp_path) as store:
+        for attempt in range(1100):
+            for job_id in ("a", "b", "c"):
+                store.put(make_record(job_id, status=JobStatus.RUNNING, attempts=attempt))
+        store.put(full_record())
+        expected = dict(store.records())
+    size_before = journal(tmp_path).stat().st_size
+
+    with StateStore.open(tmp_path) as store:
+        assert dict(store.records()) == expected
+        store.put(make_record("d"))
+    lines = journal(tmp_path).read_bytes().splitlines()
+    assert len(lines) == 5
+    assert journal(tmp_path).stat().st_size < size_before / 100
+    assert read_state(tmp_path) == {**expected, "d": make_record("d")}
+    assert sorted(p.name for p in journal(tmp_path).parent.iterdir()) == ["lock", "state.jsonl"]
+
+
+def test_small_journal_is_not_compacted(tmp_path: Path) -> None:
+    """A journal within 2x its live records plus slack is left as it is on open."""
+    with StateStore.open(tmp_path) as store:
+        for attempt in range(50):
+            store.put(make_record(attempts=attempt))
+    with StateStore.open(tmp_path):
+        pass
+    assert len(journal(tmp_path).read_bytes().splitlines()) == 50
+
+
+def test_put_cost_does_not_grow_with_the_store(tmp_path: Path) -> None:
+    """The bytes one put appends are the same with 10 or 5,000 records in the store."""
+
+    def appended_bytes(store: StateStore, job_id: str) -> int:
+        before = journal(tmp_path).stat().st_size
+        store.put(make_record(job_id, status=JobStatus.SUCCEEDED, attempts=1))
+        return journal(tmp_path).stat().st_size - before
+
+    with StateStore.open(tmp_path) as store:
+        for number in range(10):
+            store.put(make_record(f"job-{number:05d}"))
+        at_ten = appended_bytes(store, "job-00003")
+        for number in range(10, 5000):
+            store.put(make_record(f"job-{number:05d}"))
+        at_five_thousand = appended_bytes(store, "job-04003")
+        assert len(store.records()) == 5000
+    assert at_ten == at_five_thousand
+    record = make_record("job-00003", status=JobStatus.SUCCEEDED, attempts=1)
+    line = json.dumps(record_to_json(record), separators=(",", ":"))
+    assert at_ten == len(line) + 1
+    assert at_ten < 300
+
+
+def test_put_after_close_is_refused(tmp_path: Path) -> None:
+    """A closed store refuses writes; closing twice is harmless."""
+    store = StateStore.open(tmp_path)
+    store.close()
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        store.put(make_record())
+
+
+def test_second_open_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    """A second open of one folder raises OutputLockedError with folder, pid and why."""
+    with StateStore.open(tmp_path):
+        with pytest.raises(OutputLockedError) as caught:
+            StateStore.open(tmp_path)
+        message = str(caught.value)
+        assert str(tmp_path) in message
+        assert f"pid {os.getpid()}" in message
+        assert "since " in message
+        assert "corrupt" in message
+    with StateStore.open(tmp_path):  # released on close
+        pass
+
+
+def test_read_state_works_while_locked(tmp_path: Path) -> None:
+    """read_state reads the journal without the lock, including records not yet fsynced."""
+    assert read_state(tmp_path) == {}
+    with StateStore.open(tmp_path) as store:
+        store.put(make_record("a"))
+        assert read_state(tmp_path) == {"a": make_record("a")}
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from batch_gen.models import JobRecord, JobStatus
+from batch_gen.state import StateStore
+store = StateStore.open(Path(sys.argv[1]))
+store.put(JobRecord(id="child", key="k", status=JobStatus.RUNNING))
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_sigkilled_holder_leaves_no_stuck_lock(tmp_path: Path) -> None:
+    """A run killed by SIGKILL while holding the folder does not keep it locked."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        with pytest.raises(OutputLockedError, match=f"pid {child.pid}"):
+            StateStore.open(tmp_path)
+        assert read_state(tmp_path)["child"].status is JobStatus.RUNNING
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for stream in (child.stdin, child.stdout):
+            if stream is not None:
+                stream.close()
+
+    with StateStore.open(tmp_path) as store:
+        assert store.get("child") == JobRecord(id="child", key="k", status=JobStatus.RUNNING)
