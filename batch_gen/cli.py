@@ -99,9 +99,7 @@ def _only(text: str | None) -> list[str] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    provider = provider_identity(
-        offline=args.offline, base_url=args.base_url, environ=os.environ
-    )
+    provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
     manifest = load_manifest(args.manifest, provider=provider)
     options = build_options(
         manifest,
@@ -135,9 +133,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    manifest = load_manifest(args.manifest, provider=provider_identity(
-        offline=False, base_url=None, environ=os.environ
-    ))
+    manifest = load_manifest(
+        args.manifest, provider=provider_identity(offline=False, base_url=None, environ=os.environ)
+    )
     output_dir = args.output or manifest.output.dir
     report = read_status(manifest, output_dir)
     if args.json:

@@ -4,23 +4,23 @@ Every failure a caller can see is one of these; lower-level exceptions (aiohttp,
 yaml) are translated once, where they occur, with ``raise ... from exc``::
 
     BatchGenError
-    ├── ManifestError            the manifest is invalid: every problem, with file/line/field  → exit 2
-    ├── UsageError               the command line or run options are invalid                   → exit 2
-    ├── ConfigurationError       the run cannot start or must stop as a whole                  → exit 3
-    │   ├── MissingKeyError      no COMETAPI_KEY and not --offline
-    │   └── OutputLockedError    another run holds the output folder
-    └── ProviderError            one request failed (carries retryable / ambiguous / retry_after)
-        ├── FatalProviderError   aborts the whole run at once                                  → exit 3
-        │   ├── AuthenticationError   401 / 403: missing, rejected or unauthorised key
-        │   ├── ModelNotFoundError    the provider does not know the model
-        │   └── QuotaExhaustedError   the account has no credit left
-        ├── RateLimitError       429: retryable, pauses the whole pool
-        ├── ServerError          5xx / 408 / 409: retryable (unless the gateway says the request is bad)
-        ├── TransportError       timeouts, resets, refused connections: retryable
-        ├── BadResponseError     a 2xx whose body is truncated, undecodable or carries no image
+    ├── ManifestError          invalid manifest: every problem, file/line/field  → exit 2
+    ├── UsageError             invalid command line or run options               → exit 2
+    ├── ConfigurationError     the run cannot start or must stop as a whole      → exit 3
+    │   ├── MissingKeyError    no COMETAPI_KEY and not --offline
+    │   └── OutputLockedError  another run holds the output folder
+    └── ProviderError          one request failed (retryable / ambiguous / retry_after)
+        ├── FatalProviderError aborts the whole run at once                      → exit 3
+        │   ├── AuthenticationError  401 / 403: missing, rejected or unauthorised key
+        │   ├── ModelNotFoundError   the provider does not know the model
+        │   └── QuotaExhaustedError  the account has no credit left
+        ├── RateLimitError     429: retryable, pauses the whole pool
+        ├── ServerError        5xx / 408 / 409: retryable (unless the gateway says "bad request")
+        ├── TransportError     timeouts, resets, refused connections: retryable
+        ├── BadResponseError   a 2xx whose body is truncated, undecodable or has no image
         ├── InvalidRequestError  400 / 404 / 413 / 422: permanent
-        │   └── ContentPolicyError   a safety refusal: permanent, with the provider's message
-        └── DownloadError        fetching a ``url`` result failed (retryable unless stated)
+        │   └── ContentPolicyError  a safety refusal: permanent, with the provider's message
+        └── DownloadError      fetching a ``url`` result failed (retryable unless stated)
 
 Whether to retry is a property of the error (``retryable``); whether the provider may have
 billed a request whose answer was lost is another (``ambiguous``). Messages never contain
@@ -48,7 +48,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
 
 
 class ManifestError(BatchGenError):

@@ -137,16 +137,10 @@ _OUTPUT_KEYS = ("dir", "filename")
 _CSV_COLUMNS = ("id", "prompt", *REQUEST_CHECKS)
 _CSV_PARAMS_PREFIX = "params."
 
-# File-name placeholders, with sample values of the types the output module fills in:
-# formatting a template with them catches format specs that cannot work ({id:03d}).
-_PLACEHOLDER_SAMPLES: Final[Mapping[str, object]] = {
-    "id": "job",
-    "index": 1,
-    "n": 1,
-    "model": DEFAULT_MODEL,
-    "key": "0" * keys.SHORT_KEY_LENGTH,
-    "ext": "png",
-}
+# The placeholders batch_gen.output.render_filename fills in (kept equal by a test), and
+# its pattern for them.
+FILENAME_PLACEHOLDERS = ("id", "index", "n", "model", "key", "ext")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _DISTINCT_PLACEHOLDERS = ("id", "index", "key")  # any one gives each job its own name
 
 _ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -181,31 +175,42 @@ def _id_complaint(job_id: str) -> str | None:
 
 
 def _filename_complaint(template: Any) -> str | None:
-    """Why ``template`` cannot name each job's files inside the output folder, or None."""
+    """Why ``template`` cannot name each job's files inside the output folder, or None.
+
+    The template language is the one :func:`batch_gen.output.render_filename` substitutes:
+    literal text plus plain ``{name}`` placeholders, without format specs, conversions or
+    escaped braces (which ``str.format`` would accept and the renderer would not).
+    """
     if not isinstance(template, str) or not template.strip():
         return f"must be a non-empty string, got {_describe(template)}"
+    shown = repr(template)
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        list(string.Formatter().parse(template))  # parses lazily: list() finds the error
     except ValueError as exc:
-        return f"{template!r} is not a valid template ({exc}); write a literal brace as '{{{{'"
-    allowed = ", ".join(f"{{{name}}}" for name in _PLACEHOLDER_SAMPLES)
-    unknown = next((name for name in names if name not in _PLACEHOLDER_SAMPLES), None)
+        return f"{shown} is not a valid template: {exc}"
+    names = _PLACEHOLDER.findall(template)
+    leftover = _PLACEHOLDER.sub("", template)
+    if "{" in leftover or "}" in leftover:  # `{{id}}` is fine for str.format, not for us
+        return f"{shown} has a literal brace: only placeholders like {{id}} may use braces"
+    unknown = next((name for name in names if name not in FILENAME_PLACEHOLDERS), None)
     if unknown is not None:
-        return f"unknown placeholder {{{unknown}}}; allowed: {allowed}" + _did_you_mean(
-            unknown, _PLACEHOLDER_SAMPLES
-        )
+        allowed = [f"{{{name}}}" for name in FILENAME_PLACEHOLDERS]
+        hint = _did_you_mean(f"{{{unknown}}}", allowed)
+        if ":" in unknown or "!" in unknown:
+            hint += " (format specs and conversions are not supported)"
+        return f"unknown placeholder {{{unknown}}} (allowed: {', '.join(allowed)}){hint}"
     if not set(names) & set(_DISTINCT_PLACEHOLDERS):
-        return f"{template!r} needs {{id}}, {{index}} or {{key}}: else every job writes one file"
-    try:
-        template.format(**_PLACEHOLDER_SAMPLES)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        return f"{template!r} cannot be filled in: {exc}"
+        return f"{shown} needs {{id}}, {{index}} or {{key}}: else every job writes one file"
     if template.startswith(("/", "\\")) or _DRIVE.match(template):
-        return f"{template!r} is absolute: it must be relative to the output folder"
+        return f"{shown} is absolute: it must be relative to the output folder"
     if "\\" in template:
-        return f"{template!r} contains '\\': separate folders with '/'"
-    if ".." in template.split("/"):
-        return f"{template!r} has a '..' part: it would escape the output folder"
+        return f"{shown} contains '\\': separate folders with '/'"
+    parts = template.split("/")
+    if ".." in parts:
+        return f"{shown} has a '..' part: it would escape the output folder"
+    if any(part.startswith(".") for part in parts):
+        # Also keeps images out of the state folder, output/<dir>/.batch_gen.
+        return f"{shown} starts a part with '.': the files would be hidden"
     return None
 
 
@@ -269,8 +274,13 @@ class _Report:
         self.add(line, prefix + name, f"unknown key {name!r}{hint}")
 
     def in_file_order(self) -> list[Problem]:
-        # Sections are checked in a fixed order (defaults before jobs), not as written.
-        return sorted(self.problems, key=lambda problem: problem.line or 0)
+        """The problems sorted by line, each once.
+
+        Sections are checked in a fixed order (defaults before jobs), not as written, and
+        a YAML anchor merged into many jobs would otherwise report its problem per job.
+        """
+        unique = dict.fromkeys(self.problems)
+        return sorted(unique, key=lambda problem: problem.line or 0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,11 +365,12 @@ def _build_jobs(
 
 
 def _merge(defaults: _Request, job: _Request) -> dict[str, Any]:
-    """The job's request: built-in defaults < manifest defaults < the job's own fields.
+    """The job's request: built-in defaults < manifest defaults < the job's own settings.
 
     ``n`` is always present, so a job's key does not change when ``n: 1`` is written out.
-    Params never name a request field (see :func:`_check_request`), so merging them after
-    the fields of their own level cannot hide a field.
+    Params are flattened into the request. Within one level a param may not repeat a field
+    (see :func:`_check_request`), so only the level decides: a job's ``size`` wins over a
+    ``size`` in the defaults' params, and a job's ``params.size`` over the defaults' ``size``.
     """
     return {
         "model": DEFAULT_MODEL,
@@ -471,7 +482,9 @@ def _store_if_valid(
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAX_YAML_VALUES = 1_000_000
 _INVALID: Final = object()  # a value that could not be read; its problem is already reported
+_YAML_ONLY_KINDS = {"date": "a date", "datetime": "a timestamp", "bytes": "binary data"}
 
 
 def _line(node: Node) -> int:
@@ -501,6 +514,9 @@ class _YamlReader:
         # Nodes being read, to catch recursive aliases (`&a [*a]`), which compose allows.
         self._open: set[int] = set()
         self._merging: set[int] = set()
+        # Aliases can expand a small file into billions of values ("billion laughs"), so
+        # each value read from outside may expand into at most this many nodes.
+        self._budget = _MAX_YAML_VALUES
 
     def entries(self, node: MappingNode, where: str) -> list[_Entry]:
         """The mapping's entries as written, with YAML merge keys (``<<: *x``) applied.
@@ -552,6 +568,16 @@ class _YamlReader:
 
     def plain(self, node: Node, where: str) -> Any:
         """The node as plain Python (str, int, float, bool, None, list, dict) or _INVALID."""
+        if not self._open:
+            self._budget = _MAX_YAML_VALUES
+        return self._plain(node, where)
+
+    def _plain(self, node: Node, where: str) -> Any:
+        self._budget -= 1
+        if self._budget == 0:
+            self._report.add(_line(node), where or None, "too many values: are aliases nested?")
+        if self._budget <= 0:
+            return _INVALID
         if isinstance(node, ScalarNode):
             return self._scalar(node, where)
         if id(node) in self._open:
@@ -562,10 +588,10 @@ class _YamlReader:
         try:
             value: Any
             if isinstance(node, SequenceNode) and node.tag == _SEQ_TAG:
-                value = [self.plain(item, where) for item in node.value]
+                value = [self._plain(item, where) for item in node.value]
             elif isinstance(node, MappingNode) and node.tag == _MAP_TAG:
                 value = {
-                    entry.key: self.plain(entry.node, _join(where, entry.key))
+                    entry.key: self._plain(entry.node, _join(where, entry.key))
                     for entry in self.entries(node, where)
                 }
             else:
@@ -588,7 +614,8 @@ class _YamlReader:
         elif value is None or isinstance(value, str | int | float | bool):
             return value
         else:  # dates, timestamps, !!binary: JSON has no such values
-            message = f"a {type(value).__name__} is not supported here; quote it to pass a string"
+            kind = _YAML_ONLY_KINDS.get(type(value).__name__, type(value).__name__)
+            message = f"{kind} is not supported here; quote it to pass a string"
         self._report.add(_line(node), where or None, message)
         return _INVALID
 
@@ -644,7 +671,7 @@ def _compose(text: str, report: _Report) -> Node | None:
         return None
     except ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        report.add(line, None, f"invalid YAML: {exc.reason} (character {exc.character!r})")
+        report.add(line, None, f"invalid YAML: {exc.reason} (U+{exc.character:04X})")
         return None
     except yaml.YAMLError as exc:
         report.add(None, None, f"invalid YAML: {exc}")
@@ -777,7 +804,9 @@ def _read_csv(text: str, report: _Report) -> _Document:
     lines. Empty cells are "not set"; rows with every cell empty are skipped.
     """
     document = _Document()
-    reader = csv.reader(io.StringIO(text, newline=""))  # newline="": quoted cells keep theirs
+    # newline="": quoted cells keep their line breaks. strict: an unclosed quote is an error
+    # rather than a prompt that silently swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] = []
     rows: list[tuple[int, list[str]]] = []
     start = 1
@@ -788,7 +817,7 @@ def _read_csv(text: str, report: _Report) -> _Document:
             rows.append((start, row))
             start = reader.line_num + 1
     except csv.Error as exc:
-        report.add(start, None, f"invalid CSV: {exc}")
+        report.add(start, None, f"invalid CSV in the row starting here ({exc}): check its quotes")
         if not header:
             return document
 

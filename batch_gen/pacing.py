@@ -56,7 +56,8 @@ class PoolPause:
 
     async def wait(self) -> None:
         """Return once no pause is in force (re-checking: a pause may grow while we sleep)."""
-        while (left := self.remaining()) > 0:
+        # A loop, not an Event: the pause may be extended while we sleep.
+        while (left := self.remaining()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(left)
 
 

@@ -99,8 +99,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  skipped ({reason.text}): {count}")
     if summary.failed:
         lines.append("  failed:")
-        for job_id, reason in list(summary.failed.items())[:20]:
-            lines.append(f"    {job_id}: {reason}")
+        for job_id, why in list(summary.failed.items())[:20]:
+            lines.append(f"    {job_id}: {why}")
         if len(summary.failed) > 20:
             lines.append(f"    ... and {len(summary.failed) - 20} more (see --report)")
     if summary.not_run:
@@ -174,9 +174,7 @@ def format_plan(plan: Plan, *, requests: int, output_dir: str) -> str:
         lines.append("jobs that would run:")
         for item in shown:
             job = item.job
-            lines.append(
-                f"  {job.id}  [{item.reason.text}]  {job.model} n={job.n} via {job.api}"
-            )
+            lines.append(f"  {job.id}  [{item.reason.text}]  {job.model} n={job.n} via {job.api}")
         if running > len(shown):
             lines.append(f"  ... and {running - len(shown)} more")
     return "\n".join(lines)

@@ -48,7 +48,7 @@ from .output import (
     write_partial,
 )
 from .pacing import AdaptiveSlots, PoolPause, RateLimiter
-from .plan import Plan, PlannedJob, make_plan
+from .plan import Plan, PlannedJob, Reason, make_plan
 from .progress import NullProgress, Progress
 from .providers import Generation, ReturnedImage, provider_for
 from .providers.base import Endpoint
@@ -91,7 +91,7 @@ def count_requests(plan: Plan) -> int:
     """How many API requests the jobs that run need, counting images already saved."""
     total = 0
     for item in plan.to_run:
-        saved = len(item.record.images) if item.record and not item.reason.name == "FORCED" else 0
+        saved = len(item.record.images) if item.record and item.reason is not Reason.FORCED else 0
         total += len(provider_for(item.job.api).requests_for(item.job, item.job.n - saved))
     return total
 
@@ -327,7 +327,7 @@ class _Run:
         """A running record that keeps the images already saved for the same key."""
         job = item.job
         kept: list[ImageRecord] = []
-        base = item.record if item.reason.name != "FORCED" else None
+        base = item.record if item.reason is not Reason.FORCED else None
         if base is not None:
             for image in base.images:
                 with contextlib.suppress(OSError):
@@ -496,9 +496,7 @@ class _Run:
             height=size[1] if size else None,
             revised_prompt=revised_prompt,
         )
-        record = dataclasses.replace(
-            record, images=(*record.images, image), updated_at=time.time()
-        )
+        record = dataclasses.replace(record, images=(*record.images, image), updated_at=time.time())
         self.store.put(record)
         commit_partial(temp, final)
         self.summary.images += 1
@@ -553,9 +551,7 @@ class _Run:
             self.stopping.set()
 
 
-def _add_usage(
-    total: Any, usage: Any
-) -> dict[str, Any] | None:
+def _add_usage(total: Any, usage: Any) -> dict[str, Any] | None:
     """Sum two usage documents field by field (nested objects too); ignore non-numbers."""
     if not usage:
         return dict(total) if total else None
@@ -624,5 +620,7 @@ def _check_image(returned: ReturnedImage) -> str | None:
         return None
     fmt = sniff_format(returned.data)
     if fmt is None:
-        raise BadResponseError("the answer's image data is not a known image format", ambiguous=True)
+        raise BadResponseError(
+            "the answer's image data is not a known image format", ambiguous=True
+        )
     return fmt

@@ -177,24 +177,47 @@ def test_malformed_lines_are_skipped(tmp_path: Path) -> None:
         assert dict(store.records()) == {"good": make_record("good")}
 
 
-def test_compaction_shrinks_the_journal_and_keeps_every_record(tmp_path: Path) -> None:
+def bloated_journal(output: Path) -> dict[str, JobRecord]:
+    """Write a journal with 3,301 lines for 4 jobs, as a killed run leaves it."""
+    latest: dict[str, JobRecord] = {}
+    lines = []
+    for attempt in range(1100):
+        for job_id in ("a", "b", "c"):
+            latest[job_id] = make_record(job_id, status=JobStatus.RUNNING, attempts=attempt)
+            lines.append(json.dumps(record_to_json(latest[job_id])))
+    latest["boat"] = full_record()
+    lines.append(json.dumps(record_to_json(latest["boat"])))
+    journal(output).parent.mkdir(parents=True)
+    journal(output).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return latest
+
+
+def test_open_compacts_a_bloated_journal_and_keeps_every_record(tmp_path: Path) -> None:
     """Opening a journal with far more lines than jobs rewrites it with one line per job."""
+    expected = bloated_journal(tmp_path)
+    size_before = journal(tmp_path).stat().st_size
+    assert read_state(tmp_path) == expected
+
+    with StateStore.open(tmp_path) as store:
+        assert len(journal(tmp_path).read_bytes().splitlines()) == 4
+        assert dict(store.records()) == expected
+        store.put(make_record("d"))
+    assert len(journal(tmp_path).read_bytes().splitlines()) == 5
+    assert journal(tmp_path).stat().st_size < size_before / 100
+    assert read_state(tmp_path) == {**expected, "d": make_record("d")}
+    assert sorted(p.name for p in journal(tmp_path).parent.iterdir()) == ["lock", "state.jsonl"]
+
+
+def test_close_compacts_a_journal_bloated_during_the_run(tmp_path: Path) -> None:
+    """A run that wrote many snapshots per job leaves a compact journal when it closes."""
     with StateStore.open(tmp_path) as store:
         for attempt in range(1100):
             for job_id in ("a", "b", "c"):
                 store.put(make_record(job_id, status=JobStatus.RUNNING, attempts=attempt))
-        store.put(full_record())
         expected = dict(store.records())
-    size_before = journal(tmp_path).stat().st_size
-
-    with StateStore.open(tmp_path) as store:
-        assert dict(store.records()) == expected
-        store.put(make_record("d"))
-    lines = journal(tmp_path).read_bytes().splitlines()
-    assert len(lines) == 5
-    assert journal(tmp_path).stat().st_size < size_before / 100
-    assert read_state(tmp_path) == {**expected, "d": make_record("d")}
-    assert sorted(p.name for p in journal(tmp_path).parent.iterdir()) == ["lock", "state.jsonl"]
+        assert len(journal(tmp_path).read_bytes().splitlines()) == 3300
+    assert len(journal(tmp_path).read_bytes().splitlines()) == 3
+    assert read_state(tmp_path) == expected
 
 
 def test_small_journal_is_not_compacted(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -70,7 +69,7 @@ def transport_errors(*, secret: str | None, what: str = "request") -> Iterator[N
         raise TransportError(f"{what}: response body cut short", ambiguous=True) from exc
     except aiohttp.ServerDisconnectedError as exc:
         raise TransportError(f"{what}: server closed the connection", ambiguous=True) from exc
-    except (aiohttp.SocketTimeoutError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.SocketTimeoutError) as exc:
         raise TransportError(f"{what}: timed out waiting for the answer", ambiguous=True) from exc
     except aiohttp.InvalidURL as exc:
         raise InvalidRequestError(redact(f"{what}: invalid URL {exc}", secret)) from exc

@@ -5,18 +5,19 @@ Typical use::
     async with Simulator(SimulatorConfig(api_key="sk-test")) as sim:
         ...  # point a client at f"{sim.base_url}/v1"
         assert sim.stats.billed_for("a paper boat") == 1
+
+The server names are imported on first use, so building the CLI parser (which imports
+:mod:`batch_gen.simulator.cli_args`) loads neither aiohttp.web nor Pillow.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from batch_gen.simulator.config import Fault, ImageMode, RetryAfterMode, SimulatorConfig
-from batch_gen.simulator.server import (
-    PromptStats,
-    SimStats,
-    Simulator,
-    create_app,
-    serve,
-)
+
+if TYPE_CHECKING:
+    from batch_gen.simulator.server import PromptStats, SimStats, Simulator, create_app, serve
 
 __all__ = [
     "Fault",
@@ -29,3 +30,13 @@ __all__ = [
     "create_app",
     "serve",
 ]
+
+_SERVER_NAMES = frozenset({"PromptStats", "SimStats", "Simulator", "create_app", "serve"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVER_NAMES:
+        from batch_gen.simulator import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Command-line options of the ``simulator`` subcommand, and their translation to a config.
 
-Only argparse and :mod:`batch_gen.simulator.config` are imported here, so adding these
-options to the CLI loads neither aiohttp.web nor Pillow.
+Adding these options to a parser does not load Pillow; it is imported only when the first
+image is rendered.
 """
 
 from __future__ import annotations

@@ -1,0 +1,97 @@
+"""Helpers for end-to-end tests: the real CLI as a subprocess, manifests on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from batch_gen.simulator import Simulator
+
+SimFactory = Callable[..., AbstractAsyncContextManager[Simulator]]
+
+SIM_KEY = "sk-sim-test-key-0123456789abcdef"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def cli_env(base_url: str | None, *, key: str | None = SIM_KEY, **extra: str) -> dict[str, str]:
+    """A clean environment for the CLI: the simulator's URL and key, no real secrets."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("COMETAPI_", "BATCH_GEN_"))
+    }
+    env["CI"] = "1"  # plain progress lines, never a tqdm bar
+    env["BATCH_GEN_RETRY_SCALE"] = "0.01"  # retries without real sleeping
+    if base_url is not None:
+        env["COMETAPI_BASE_URL"] = base_url
+    if key is not None:
+        env["COMETAPI_KEY"] = key
+    env.update(extra)
+    return env
+
+
+async def start_cli(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "batch_gen",
+        *args,
+        cwd=cwd,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_cli(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str], limit: float = 120
+) -> CliResult:
+    """Run ``python -m batch_gen ARGS`` without blocking the loop the simulator serves on."""
+    process = await start_cli(args, cwd=cwd, env=env)
+    out, err = await asyncio.wait_for(process.communicate(), limit)
+    assert process.returncode is not None
+    return CliResult(process.returncode, out.decode(), err.decode())
+
+
+def write_manifest(
+    folder: Path, prompts: Sequence[str], *, extra: str = "", **job_fields: Any
+) -> Path:
+    """A YAML manifest with one job per prompt (ids job-01, job-02, ...)."""
+    lines = [
+        "version: 1",
+        "defaults:",
+        "  model: gpt-image-2",
+        "  size: 256x256",
+        "  quality: low",
+        "output:",
+        "  dir: out",
+    ]
+    if extra:
+        lines.append(extra)
+    lines.append("jobs:")
+    for number, prompt in enumerate(prompts, 1):
+        lines.append(f"  - id: job-{number:02d}")
+        lines.append(f"    prompt: {prompt!r}")
+        for name, value in job_fields.items():
+            lines.append(f"    {name}: {value}")
+    path = folder / "jobs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,301 @@
+"""The generations provider: request shapes, answer parsing, and error classification.
+
+aioresponses stands in for the network here; every test asserts how many calls were made,
+since an unmatched URL would look like a connection error.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+
+from batch_gen.errors import (
+    AuthenticationError,
+    BadResponseError,
+    ContentPolicyError,
+    FatalProviderError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ProviderError,
+    QuotaExhaustedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from batch_gen.models import Job
+from batch_gen.providers import OpenAIImages
+from batch_gen.providers.base import Endpoint
+from batch_gen.providers.http import error_from_response, redact
+
+BASE = "http://api.test"
+URL = f"{BASE}/v1/images/generations"
+KEY = "sk-test-0123456789abcdefghijklmnop"
+ENDPOINT = Endpoint(BASE, KEY)
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def _job(model: str, **request: Any) -> Job:
+    return Job(
+        id="j",
+        index=1,
+        prompt="a cat",
+        request={"model": model, "n": 1, **request},
+        api="openai.generations",
+        key="k",
+    )
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+def _calls(mock: aioresponses) -> list[Any]:
+    return [call for calls in mock.requests.values() for call in calls]
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "expected"),
+    [
+        (
+            "gpt-image-2",
+            {"size": "1024x1024", "quality": "low", "response_format": "url", "style": "vivid"},
+            {"prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024", "quality": "low"},
+        ),
+        (
+            "dall-e-3",
+            {"quality": "low", "output_format": "png", "background": "opaque", "style": "vivid"},
+            {"prompt": "a cat", "model": "dall-e-3", "style": "vivid"},
+        ),
+        (
+            "dall-e-3",
+            {"quality": "hd", "response_format": "b64_json"},
+            {
+                "prompt": "a cat",
+                "model": "dall-e-3",
+                "quality": "hd",
+                "response_format": "b64_json",
+            },
+        ),
+        (
+            "qwen-image",
+            {"size": "1024x1024", "seed": 7},
+            {"prompt": "a cat", "model": "qwen-image", "size": "1024x1024", "seed": 7},
+        ),
+    ],
+)
+def test_only_accepted_fields_are_sent(
+    model: str, fields: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """GPT image models never get response_format; DALL-E never gets GPT-only fields."""
+    (request,) = OpenAIImages().requests_for(_job(model, **fields), 1)
+    assert dict(request.body) == expected
+
+
+def test_qwen_with_n_above_one_is_split_into_single_requests() -> None:
+    """qwen-image refuses n>1, so n=3 becomes three requests of one image."""
+    requests = OpenAIImages().requests_for(_job("qwen-image", n=3), 3)
+    assert len(requests) == 3
+    assert all("n" not in request.body and request.images == 1 for request in requests)
+
+
+def test_batchable_models_ask_for_all_images_at_once() -> None:
+    """gpt-image with n=4 is one request with n=4; asking for the 2 missing sends n=2."""
+    provider = OpenAIImages()
+    (full,) = provider.requests_for(_job("gpt-image-2", n=4), 4)
+    (rest,) = provider.requests_for(_job("gpt-image-2", n=4), 2)
+    assert full.body["n"] == 4
+    assert rest.body["n"] == 2
+
+
+async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None:
+    """One POST with a Bearer key and the JSON body; b64 images and usage come back."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("gpt-image-2", size="1024x1024"), 1)
+    payload = {
+        "created": 1781075000,
+        "output_format": "png",
+        "usage": {"input_tokens": 3, "output_tokens": 272, "total_tokens": 275},
+        "data": [{"b64_json": base64.b64encode(PNG).decode()}],
+    }
+    with aioresponses() as mock:
+        mock.post(URL, payload=payload, headers={"x-request-id": "req-1"})
+        generation = await provider.send(session, ENDPOINT, request)
+        (call,) = _calls(mock)
+    assert call.kwargs["json"] == {"prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024"}
+    assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert generation.images[0].data == PNG
+    assert generation.usage is not None
+    assert generation.usage["total_tokens"] == 275
+    assert generation.request_id == "req-1"
+    assert generation.created == 1781075000
+
+
+async def test_url_and_revised_prompt_are_returned(session: aiohttp.ClientSession) -> None:
+    """DALL-E answers carry a URL to fetch and a revised prompt."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("dall-e-3"), 1)
+    payload = {"created": 1, "data": [{"url": "https://cdn.test/x.webp", "revised_prompt": "r"}]}
+    with aioresponses() as mock:
+        mock.post(URL, payload=payload)
+        generation = await provider.send(session, ENDPOINT, request)
+        assert len(_calls(mock)) == 1
+    assert generation.images[0].url == "https://cdn.test/x.webp"
+    assert generation.images[0].revised_prompt == "r"
+
+
+def _envelope(message: str, *, kind: str = "comet_api_error", code: str = "") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": "", "code": code}}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "expected", "retryable", "ambiguous"),
+    [
+        (401, _envelope("invalid token"), {}, AuthenticationError, False, False),
+        (403, _envelope("model not allowed"), {}, AuthenticationError, False, False),
+        (429, _envelope("slow down", code="rate_limit_exceeded"), {}, RateLimitError, True, False),
+        (
+            429,
+            _envelope("no money", code="insufficient_quota"),
+            {},
+            QuotaExhaustedError,
+            False,
+            False,
+        ),
+        (
+            400,
+            _envelope("blocked", kind="image_generation_user_error", code="moderation_blocked"),
+            {},
+            ContentPolicyError,
+            False,
+            False,
+        ),
+        (400, _envelope("model name is required"), {}, InvalidRequestError, False, False),
+        (404, _envelope("not found"), {}, InvalidRequestError, False, False),
+        (413, _envelope("too big"), {}, InvalidRequestError, False, False),
+        (422, _envelope("bad"), {}, InvalidRequestError, False, False),
+        (408, _envelope("timeout"), {}, ServerError, True, False),
+        (409, _envelope("conflict"), {}, ServerError, True, False),
+        (500, _envelope("oops"), {}, ServerError, True, False),
+        (500, _envelope("bad req", code="invalid_request"), {}, InvalidRequestError, False, False),
+        (503, _envelope("busy"), {}, ServerError, True, False),
+        (504, _envelope("gateway"), {}, ServerError, True, True),
+        (524, "<html><body>A timeout occurred</body></html>", {}, ServerError, True, True),
+        (
+            503,
+            _envelope("No available channel for model x", code="model_not_found"),
+            {},
+            ModelNotFoundError,
+            False,
+            False,
+        ),
+        (301, "<html>Moved</html>", {"Location": "/x"}, FatalProviderError, False, False),
+        (400, _envelope("retry me"), {"x-should-retry": "true"}, InvalidRequestError, True, False),
+        (503, _envelope("don't"), {"x-should-retry": "false"}, ServerError, False, False),
+    ],
+)
+async def test_error_classification(
+    session: aiohttp.ClientSession,
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    expected: type[ProviderError],
+    retryable: bool,
+    ambiguous: bool,
+) -> None:
+    """Each status and envelope maps to one error class with the right retry flags."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("gpt-image-2"), 1)
+    with aioresponses() as mock:
+        if isinstance(body, str):
+            mock.post(URL, status=status, body=body, headers=dict(headers))
+        else:
+            mock.post(URL, status=status, payload=body, headers=dict(headers))
+        with pytest.raises(expected) as caught:
+            await provider.send(session, ENDPOINT, request)
+        assert len(_calls(mock)) == 1
+    assert type(caught.value) is expected
+    assert caught.value.retryable is retryable
+    assert caught.value.ambiguous is ambiguous
+    assert caught.value.status == status
+
+
+async def test_retry_after_is_carried_on_the_error(session: aiohttp.ClientSession) -> None:
+    """A 429's Retry-After and retry-after-ms reach the error for the runner to honour."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("gpt-image-2"), 1)
+    with aioresponses() as mock:
+        mock.post(URL, status=429, payload=_envelope("x"), headers={"retry-after-ms": "2500"})
+        with pytest.raises(RateLimitError) as caught:
+            await provider.send(session, ENDPOINT, request)
+    assert caught.value.retry_after == 2.5
+
+
+@pytest.mark.parametrize(
+    ("exception", "ambiguous"),
+    [
+        (aiohttp.ServerDisconnectedError(), True),
+        (aiohttp.ClientPayloadError("cut"), True),
+        (aiohttp.SocketTimeoutError(), True),
+        (TimeoutError(), True),
+        (aiohttp.ConnectionTimeoutError(), False),
+        (aiohttp.ClientOSError(104, "reset"), True),
+    ],
+)
+async def test_transport_failures_are_retryable_and_maybe_billed(
+    session: aiohttp.ClientSession, exception: Exception, ambiguous: bool
+) -> None:
+    """Failures after sending are ambiguous (maybe billed); failing to connect is not."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("gpt-image-2"), 1)
+    with aioresponses() as mock:
+        mock.post(URL, exception=exception)
+        with pytest.raises(TransportError) as caught:
+            await provider.send(session, ENDPOINT, request)
+        assert len(_calls(mock)) == 1
+    assert caught.value.retryable
+    assert caught.value.ambiguous is ambiguous
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [{"b64_json": "not base64!!"}]}',
+        b'{"data": []}',
+        b'{"data": [{"revised_prompt": "x"}]}',
+        b'{"created": 1, "data": [{"b64_json": "iVBOR',
+        b"[1, 2]",
+    ],
+)
+async def test_200_without_a_usable_image_is_a_retryable_failure(
+    session: aiohttp.ClientSession, body: bytes
+) -> None:
+    """A 200 that carries no decodable image is retried, and counted as maybe billed."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("gpt-image-2"), 1)
+    with aioresponses() as mock:
+        mock.post(URL, status=200, body=body, content_type="application/json")
+        with pytest.raises(BadResponseError) as caught:
+            await provider.send(session, ENDPOINT, request)
+        assert len(_calls(mock)) == 1
+    assert caught.value.retryable
+    assert caught.value.ambiguous
+
+
+def test_the_key_never_appears_in_error_messages() -> None:
+    """A server that echoes the key back does not get it into our messages."""
+    body = _envelope(f"invalid token {KEY} (request id: 42)")
+    import json
+
+    error = error_from_response(401, {}, json.dumps(body).encode(), secret=KEY)
+    assert KEY not in str(error)
+    assert "request id: 42" in str(error)
+    assert "sk-***" in redact("key sk-abcdefghijklmnopqrstuvwxyz", None)

@@ -1,0 +1,101 @@
+"""Pacing: the AIMD concurrency arithmetic, the shared pause, the even rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from batch_gen.pacing import AdaptiveSlots, ConcurrencyController, PoolPause, RateLimiter
+
+
+def test_rate_limited_halves_once_per_cooldown() -> None:
+    """A burst of 429s from one moment cuts the cap once, not once per 429."""
+    controller = ConcurrencyController(maximum=16, cooldown=1.0)
+    assert controller.on_rate_limited(now=10.0) == 8
+    assert controller.on_rate_limited(now=10.2) == 8
+    assert controller.on_rate_limited(now=11.5) == 4
+    for now in (13.0, 15.0, 17.0, 19.0):
+        controller.on_rate_limited(now=now)
+    assert controller.limit == 1
+
+
+def test_successes_raise_the_cap_back_to_the_maximum() -> None:
+    """After `limit` successes in a row the cap grows by one, never past the maximum."""
+    controller = ConcurrencyController(maximum=4, cooldown=0.0)
+    controller.on_rate_limited(now=0.0)
+    controller.on_rate_limited(now=1.0)
+    assert controller.limit == 1
+    controller.on_success()
+    assert controller.limit == 2
+    controller.on_success()
+    assert controller.limit == 2
+    controller.on_success()
+    assert controller.limit == 3
+    for _ in range(20):
+        controller.on_success()
+    assert controller.limit == 4
+
+
+def test_pause_only_grows() -> None:
+    """A shorter pause requested during a longer one does not shorten it."""
+    now = [100.0]
+    pause = PoolPause(clock=lambda: now[0])
+    pause.pause(5.0)
+    pause.pause(1.0)
+    assert pause.remaining() == 5.0
+    now[0] = 103.0
+    assert pause.remaining() == 2.0
+    now[0] = 200.0
+    assert pause.remaining() == 0.0
+
+
+async def test_pause_holds_every_waiter() -> None:
+    """Every worker waiting on the pool resumes only once the pause is over."""
+    pause = PoolPause()
+    pause.pause(0.05)
+    started = time.monotonic()
+    await asyncio.gather(*(pause.wait() for _ in range(5)))
+    assert time.monotonic() - started >= 0.045
+
+
+async def test_slots_cap_in_flight_work() -> None:
+    """No more than the cap hold a slot at once, and a 429 lowers the cap for newcomers."""
+    slots = AdaptiveSlots(3)
+    peak = 0
+
+    async def user() -> None:
+        nonlocal peak
+        await slots.acquire()
+        peak = max(peak, slots.in_use)
+        await asyncio.sleep(0.01)
+        await slots.release(succeeded=True)
+
+    await asyncio.gather(*(user() for _ in range(12)))
+    assert peak == 3
+    await slots.acquire()
+    await slots.release(rate_limited=True)
+    assert slots.limit == 1
+
+
+async def test_rate_limiter_spreads_requests_without_a_burst() -> None:
+    """At N per minute, k acquisitions take at least (k-1) * 60/N: no start-up burst."""
+    limiter = RateLimiter(6000)  # one every 10 ms
+    started = time.monotonic()
+    for _ in range(11):
+        await limiter.acquire()
+    assert time.monotonic() - started >= 10 * 0.010 * 0.95
+
+
+async def test_rate_zero_means_unlimited() -> None:
+    """rpm 0 never waits."""
+    limiter = RateLimiter(0)
+    for _ in range(1000):
+        await limiter.acquire()
+
+
+def test_negative_rate_is_refused() -> None:
+    """A negative rate is a programming error."""
+    with pytest.raises(ValueError, match="rpm"):
+        RateLimiter(-1)

@@ -1,0 +1,66 @@
+"""The resume rules of the spec, as a table over (recorded state, options) -> decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from batch_gen.errors import UsageError
+from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus
+from batch_gen.plan import Reason, decide, make_plan
+
+JOB = Job(id="a", index=1, prompt="p", request={"model": "m", "n": 1}, api="x", key="k1")
+IMAGE = ImageRecord(index=1, file="a.png", sha256="0" * 64, bytes=1, format="png")
+
+
+def _record(status: JobStatus, *, key: str = "k1", retryable: bool | None = None) -> JobRecord:
+    return JobRecord(id="a", key=key, status=status, images=(IMAGE,), retryable=retryable)
+
+
+@pytest.mark.parametrize(
+    ("record", "files", "options", "expected"),
+    [
+        (None, True, {}, Reason.NEW),
+        (_record(JobStatus.SUCCEEDED), True, {}, Reason.DONE),
+        (_record(JobStatus.SUCCEEDED), False, {}, Reason.FILES_MISSING),
+        (_record(JobStatus.SUCCEEDED, key="old"), True, {}, Reason.CHANGED),
+        (_record(JobStatus.FAILED, key="old"), True, {}, Reason.CHANGED),
+        (_record(JobStatus.PENDING), True, {}, Reason.PENDING),
+        (_record(JobStatus.RUNNING), True, {}, Reason.INTERRUPTED),
+        (_record(JobStatus.FAILED, retryable=True), True, {}, Reason.RETRYABLE),
+        (_record(JobStatus.FAILED, retryable=False), True, {}, Reason.FAILED),
+        (
+            _record(JobStatus.FAILED, retryable=False),
+            True,
+            {"retry_failed": True},
+            Reason.RETRY_FAILED,
+        ),
+        (_record(JobStatus.SUCCEEDED), True, {"force": True}, Reason.FORCED),
+        (_record(JobStatus.FAILED, retryable=False), True, {"force": True}, Reason.FORCED),
+    ],
+)
+def test_resume_rules(
+    record: JobRecord | None, files: bool, options: dict[str, bool], expected: Reason
+) -> None:
+    """Each recorded state leads to the decision SPEC.md lists for it."""
+    assert decide(JOB, record, files_present=lambda _: files, **options) is expected
+
+
+def test_only_restricts_and_unknown_ids_are_named() -> None:
+    """--only runs just the named jobs; an unknown id is a usage error with a suggestion."""
+    other = Job(id="bee", index=2, prompt="q", request={}, api="x", key="k2")
+    plan = make_plan([JOB, other], {}, files_present=lambda _: True, only={"bee"})
+    assert [(item.job.id, item.reason) for item in plan.items] == [
+        ("a", Reason.NOT_SELECTED),
+        ("bee", Reason.NEW),
+    ]
+    with pytest.raises(UsageError, match=r"'be'.*did you mean 'bee'"):
+        make_plan([JOB, other], {}, files_present=lambda _: True, only={"be"})
+
+
+def test_record_with_another_key_is_not_carried_over() -> None:
+    """Images saved for an earlier version of a job are never reused for the new one."""
+    plan = make_plan(
+        [JOB], {"a": _record(JobStatus.RUNNING, key="old")}, files_present=lambda _: True
+    )
+    assert plan.items[0].record is None
+    assert plan.items[0].reason is Reason.CHANGED
