@@ -41,6 +41,9 @@ EXTENSIONS: Mapping[str, str] = {"png": "png", "jpeg": "jpg", "webp": "webp", "g
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _UNSAFE_MODEL_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Both temp-name forms: ".<name>.<sha256[:12]>.part" and ".<name>.<12 random hex>.part".
+# Matching them exactly keeps remove_stale_partials off files that are not ours.
+_PARTIAL_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.part")
 
 
 class UnsafePathError(BatchGenError, ValueError):
@@ -108,9 +111,9 @@ def resolve_inside(root: Path, relative: str) -> Path:
     ``relative`` must be a non-empty, '/'-separated relative path with no backslash, drive
     or NUL, that after resolving ``.`` and ``..`` segments names something strictly inside
     ``root`` and outside its state folder ``.batch_gen`` (compared case-insensitively, for
-    case-insensitive file systems). Names of the temp-file form ``.*.part`` are refused too,
-    since :func:`remove_stale_partials` would delete them. Pure: the file system is not
-    consulted, so symbolic links are not followed.
+    case-insensitive file systems). Names of the temp-file form ``.<name>.<12 hex>.part``
+    are refused too, since :func:`remove_stale_partials` would delete them. Pure: the file
+    system is not consulted, so symbolic links are not followed.
 
     Raises:
         UnsafePathError: with the reason.
@@ -137,7 +140,7 @@ def _unsafe_reason(relative: str) -> str | None:
     if parts[0].casefold() == STATE_DIR_NAME:
         return f"it lies inside the state folder {STATE_DIR_NAME}"
     if _is_partial_name(parts[-1]):
-        return f"names like '.*{PARTIAL_SUFFIX}' are reserved for temporary files"
+        return "names like '.<name>.<12 hex digits>.part' are reserved for temporary files"
     return None
 
 
@@ -355,9 +358,11 @@ def _file_matches(path: Path, record: ImageRecord, *, verify: bool) -> bool:
 
 
 def remove_stale_partials(root: Path) -> int:
-    """Delete leftover temp files (``.*.part``) anywhere under ``root``; return how many.
+    """Delete leftover temp files anywhere under ``root``; return how many.
 
-    The state folder ``root/.batch_gen`` and symbolic links to folders are not entered.
+    Only names of the two forms this module writes (``.<name>.<12 hex digits>.part``) are
+    deleted. The state folder ``root/.batch_gen`` and symbolic links to folders are not
+    entered.
     One ``os.scandir`` walk, no per-file ``stat`` beyond what scandir provides.
 
     Call it only after :func:`recover_image` has run for every recorded image, or it
@@ -382,7 +387,7 @@ def remove_stale_partials(root: Path) -> int:
 
 
 def _is_partial_name(name: str) -> bool:
-    return name.startswith(".") and name.endswith(PARTIAL_SUFFIX) and name != PARTIAL_SUFFIX
+    return _PARTIAL_NAME.fullmatch(name) is not None
 
 
 def _write_file(path: Path, data: bytes, *, durable: bool) -> None:

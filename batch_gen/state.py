@@ -3,8 +3,9 @@
 The store is a journal of JSON lines at ``<output>/.batch_gen/state.jsonl``. Each line is a
 full snapshot of one :class:`~batch_gen.models.JobRecord` plus a format field ``"v": 1``;
 the last line for a job id wins. Recording a change therefore appends one line, whatever
-the number of jobs, and the journal is compacted (rewritten with one line per job) only
-when it is opened and has grown to more than twice its live size.
+the number of jobs. When it is opened or closed and has grown to more than twice its live
+size, the journal is compacted: rewritten with one line per job, then swapped in with
+``os.replace``.
 
 Crash safety: each line is appended with one ``os.write`` on an ``O_APPEND`` descriptor, so
 a killed process leaves at most one torn last line. Loading ignores it (and any line that
@@ -29,6 +30,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
@@ -98,8 +100,9 @@ def _image_to_json(image: ImageRecord) -> dict[str, Any]:
     return document
 
 
-def record_from_json(data: Mapping[str, Any]) -> JobRecord:
-    """Build a :class:`JobRecord` from :func:`record_to_json`'s output.
+def record_from_json(data: dict[str, Any]) -> JobRecord:
+    """Build a :class:`JobRecord` from :func:`record_to_json`'s output (as ``json.loads``
+    returns it).
 
     ``id``, ``key`` and ``status`` are required, other fields default; unknown fields
     (including ``v``) are ignored so that newer writers stay readable.
@@ -107,8 +110,8 @@ def record_from_json(data: Mapping[str, Any]) -> JobRecord:
     Raises:
         ValueError: a required field is missing or a field has the wrong type.
     """
-    # Exact type checks rather than isinstance: this runs once per journal line, and json
-    # only ever produces dict, list, str, int, float, bool and None.
+    # Exact type checks rather than isinstance: this runs once per journal line, json only
+    # produces dict, list, str, int, float, bool and None, and a bool is no count.
     if type(data) is not dict:
         raise ValueError("malformed job record: not a JSON object")
     try:
@@ -173,20 +176,25 @@ def _encode(record: JobRecord) -> bytes:
 _LINE_PREFIX = b'{"v":%d,"id":"' % FORMAT_VERSION
 
 
+@dataclass(slots=True)
 class _Journal:
-    """The parsed content of a journal: live records, line count, length of the whole lines."""
+    """A loaded journal: live records, its line count and the length of its whole lines."""
 
-    __slots__ = ("complete_size", "lines", "records")
+    records: dict[str, JobRecord]
+    lines: int
+    complete_size: int
 
-    def __init__(self, data: bytes) -> None:
-        # A torn last line (no newline yet) is not part of the journal.
-        self.complete_size = data.rfind(b"\n") + 1
-        whole = data if self.complete_size == len(data) else data[: self.complete_size]
-        lines = whole.splitlines()
-        self.lines = len(lines)
-        with _gc_paused():
-            records = _load_fast(lines)
-            self.records = _load_exact(lines) if records is None else records
+
+def _parse_journal(data: bytes) -> _Journal:
+    # A torn last line (no newline yet) is not part of the journal.
+    complete_size = data.rfind(b"\n") + 1
+    whole = data if complete_size == len(data) else data[:complete_size]
+    lines = whole.splitlines()
+    with _gc_paused():
+        records = _load_fast(lines)
+        if records is None:
+            records = _load_exact(lines)
+    return _Journal(records=records, lines=len(lines), complete_size=complete_size)
 
 
 def _load_fast(lines: list[bytes]) -> dict[str, JobRecord] | None:
@@ -267,7 +275,7 @@ def _read_journal(path: Path) -> _Journal:
         data = path.read_bytes()
     except FileNotFoundError:
         data = b""
-    return _Journal(data)
+    return _parse_journal(data)
 
 
 def read_state(output_dir: Path) -> dict[str, JobRecord]:
@@ -340,6 +348,7 @@ class StateStore:
 
         Raises:
             ValueError: the store is closed.
+            TypeError: ``record.usage`` holds a value JSON cannot represent.
             OSError: the write failed; the journal is left as it was before the call.
         """
         if self._journal_fd is None:
@@ -436,7 +445,7 @@ def _compact(path: Path, records: dict[str, JobRecord]) -> _Journal:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return _Journal(data)
+    return _Journal(records=records, lines=len(records), complete_size=len(data))
 
 
 # --- the lock ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import secrets
 import struct
 import zlib
 from pathlib import Path
@@ -94,11 +95,12 @@ def make_record(data: bytes, file: str = "img/boat.png") -> ImageRecord:
         ".BATCH_GEN/lock",
         "a/../.batch_gen/x",
         "a/.boat.png.0123456789ab.part",
+        ".x.ffffffffffff.part",
         "nul\x00byte.png",
     ],
 )
 def test_resolve_inside_refuses_unsafe_paths(tmp_path: Path, relative: str) -> None:
-    """Paths that are empty, absolute, Windows-style, escaping or in the state folder are refused."""
+    """Empty, absolute, Windows-style, escaping and state-folder paths are refused."""
     with pytest.raises(UnsafePathError, match="unsafe output path"):
         resolve_inside(tmp_path, relative)
 
@@ -114,6 +116,7 @@ def test_resolve_inside_refuses_unsafe_paths(tmp_path: Path, relative: str) -> N
         ("a//b.png", "a/b.png"),
         ("sub/.batch_gen/x.png", "sub/.batch_gen/x.png"),
         (".hidden.png", ".hidden.png"),
+        (".notes.part", ".notes.part"),
     ],
 )
 def test_resolve_inside_accepts_safe_paths(tmp_path: Path, relative: str, expected: str) -> None:
@@ -397,28 +400,42 @@ def test_recover_image_unsafe_recorded_name(tmp_path: Path) -> None:
 
 
 def test_remove_stale_partials(tmp_path: Path) -> None:
-    """Leftover .*.part files are deleted everywhere but in .batch_gen; nothing else is."""
+    """Leftover temp files are deleted everywhere but in .batch_gen; nothing else is."""
     keep = [
         "img/boat.png",
         "img/x.part",
+        ".notes.part",
+        ".user.png.not-hex-zzzz.part",
         "notes.part.txt",
-        ".batch_gen/.state.jsonl.1234.part",
+        ".batch_gen/.state.jsonl.0123456789ab.part",
         ".batch_gen/state.jsonl",
     ]
-    stale = [".top.png.abc.part", "img/.boat.png.0123456789ab.part", "a/b/c/.deep.part"]
+    stale = [
+        ".top.png.0123456789ab.part",
+        "img/.boat.png.abcdef012345.part",
+        "a/b/c/.deep.json.ffffffffffff.part",
+    ]
     for name in keep + stale:
         write_atomic(tmp_path / name, b"x")
-    (tmp_path / "dir.part").mkdir()
-    (tmp_path / ".dir.part").mkdir()
+    (tmp_path / "dir.0123456789ab.part").mkdir()
+    (tmp_path / ".dir.0123456789ab.part").mkdir()
 
     assert remove_stale_partials(tmp_path) == len(stale)
     for name in keep:
         assert (tmp_path / name).exists(), name
     for name in stale:
         assert not (tmp_path / name).exists(), name
-    assert (tmp_path / ".dir.part").is_dir()
+    assert (tmp_path / ".dir.0123456789ab.part").is_dir()
     assert remove_stale_partials(tmp_path) == 0
     assert remove_stale_partials(tmp_path / "missing") == 0
+
+
+def test_remove_stale_partials_removes_what_the_writers_leave(tmp_path: Path) -> None:
+    """Both temp-name forms (deterministic and random) are recognised as stale."""
+    write_partial(tmp_path / "boat.png", b"data", sha256=sha256_hex(b"data"))
+    (tmp_path / f".other.png.{secrets.token_hex(6)}.part").write_bytes(b"x")
+    assert remove_stale_partials(tmp_path) == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- metadata ---------------------------------------------------------------------------
@@ -426,7 +443,7 @@ def test_remove_stale_partials(tmp_path: Path) -> None:
 
 def test_write_metadata_writes_readable_json(tmp_path: Path) -> None:
     """Metadata is indented UTF-8 JSON with a trailing newline, beside the images."""
-    document = {"prompt": "Ein Boot auf dem Wasser – früh", "model": "gpt-image-2", "n": 2}
+    document = {"prompt": "Ein Boot auf dem Wasser, früh am Morgen", "model": "gpt-image-2", "n": 2}
     path = write_metadata(tmp_path, "boats/boat", document)
     assert path == metadata_path(tmp_path, "boats/boat") == tmp_path / "boats" / "boat.json"
     text = path.read_text(encoding="utf-8")
