@@ -19,10 +19,11 @@ from pathlib import Path
 from . import __version__
 from .config import build_options, provider_identity
 from .errors import BatchGenError, ConfigurationError, ManifestError, UsageError
-from .manifest import load_manifest
+from .manifest import load_manifest, with_provider
 from .progress import choose_progress
 from .report import format_plan, format_summary, report_document
 from .runner import count_requests, plan_run, run_batch
+from .state import read_run_info
 from .status import format_status, read_status
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -133,10 +134,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    manifest = load_manifest(
-        args.manifest, provider=provider_identity(offline=False, base_url=None, environ=os.environ)
-    )
+    provider = provider_identity(offline=False, base_url=None, environ=os.environ)
+    manifest = load_manifest(args.manifest, provider=provider)
     output_dir = args.output or manifest.output.dir
+    last_provider = read_run_info(output_dir).get("provider")
+    if isinstance(last_provider, str) and last_provider != provider:
+        manifest = with_provider(manifest, last_provider)  # e.g. the last run was --offline
     report = read_status(manifest, output_dir)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

@@ -14,6 +14,7 @@ fields and duplicates are written once.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import io
 import math
@@ -357,11 +358,29 @@ def _build_jobs(
             continue
         merged = _merge(defaults, request)
         route = routing.route_for(str(merged["model"]), merged)
-        key = keys.job_key(
-            provider=provider, api=route.api, endpoint=route.endpoint, prompt=prompt, request=merged
-        )
+        key = _key(provider, prompt, merged)
         jobs.append(Job(job_id, index, prompt, merged, route.api, key, raw.line))
     return jobs
+
+
+def _key(provider: str, prompt: str, request: Mapping[str, Any]) -> str:
+    route = routing.route_for(str(request["model"]), request)
+    return keys.job_key(
+        provider=provider, api=route.api, endpoint=route.endpoint, prompt=prompt, request=request
+    )
+
+
+def with_provider(manifest: Manifest, provider: str) -> Manifest:
+    """The same manifest with every job's key computed for ``provider`` instead.
+
+    ``status`` needs it: it learns which provider the last run used (the simulator, for an
+    offline run) only after the manifest has told it where the output folder is.
+    """
+    jobs = tuple(
+        dataclasses.replace(job, key=_key(provider, job.prompt, job.request))
+        for job in manifest.jobs
+    )
+    return dataclasses.replace(manifest, jobs=jobs)
 
 
 def _merge(defaults: _Request, job: _Request) -> dict[str, Any]:

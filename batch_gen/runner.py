@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import secrets
 import signal
 import time
@@ -55,7 +56,7 @@ from .providers.base import Endpoint
 from .providers.download import download_image
 from .report import RunSummary
 from .retry import retry_delay
-from .state import StateStore, read_state
+from .state import StateStore, read_state, write_run_info
 
 T = TypeVar("T")
 
@@ -114,6 +115,15 @@ async def run_batch(
     """
     options.output_dir.mkdir(parents=True, exist_ok=True)
     with StateStore.open(options.output_dir) as store:
+        write_run_info(
+            options.output_dir,
+            {
+                "provider": options.provider,
+                "manifest": str(manifest.path),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "pid": os.getpid(),
+            },
+        )
         run = _Run(manifest, options, store, progress or NullProgress())
         with _signals(run, enabled=handle_signals):
             await run.execute()

@@ -41,6 +41,7 @@ from batch_gen.models import ImageRecord, JobRecord, JobStatus
 STATE_DIR_NAME = ".batch_gen"
 JOURNAL_NAME = "state.jsonl"
 LOCK_NAME = "lock"
+RUN_INFO_NAME = "run.json"  # who ran last: the provider identity that keys were made for
 FORMAT_VERSION = 1
 
 # Compact when the journal holds more lines than this factor times the live records plus
@@ -501,3 +502,26 @@ def _locked_message(output_dir: Path, holder: Mapping[str, Any]) -> str:
         "corrupt each other's state and files: wait for that run to finish or stop it, "
         "or choose another folder with --output."
     )
+
+
+# --- the last run ------------------------------------------------------------------------
+
+
+def write_run_info(output_dir: Path, info: Mapping[str, Any]) -> None:
+    """Record facts about the run that holds the lock (e.g. its provider), atomically.
+
+    Must contain nothing secret: it is a plain file beside the journal.
+    """
+    path = output_dir / STATE_DIR_NAME / RUN_INFO_NAME
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(dict(info), indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def read_run_info(output_dir: Path) -> dict[str, Any]:
+    """What :func:`write_run_info` recorded last, or ``{}``."""
+    try:
+        data = json.loads((output_dir / STATE_DIR_NAME / RUN_INFO_NAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

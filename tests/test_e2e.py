@@ -346,6 +346,12 @@ async def test_offline_demo_manifest_runs(tmp_path: Path) -> None:
     with Image.open(tmp_path / "demo" / "teapot-1.png") as image:
         assert image.size == (1536, 1024)
     assert {path.suffix for path in images} == {".png", ".jpg", ".webp"}
+    status = await run_cli(
+        ["status", str(catalog), "--output", "demo", "--json"],
+        cwd=tmp_path,
+        env=cli_env(None, key=None),
+    )
+    assert json.loads(status.out)["counts"]["succeeded"] == 12  # keyed for the simulator
 
 
 def test_simulator_type_is_importable() -> None:
