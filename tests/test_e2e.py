@@ -7,6 +7,7 @@ import json
 import signal
 from pathlib import Path
 
+import aiohttp
 from PIL import Image
 from support import SIM_KEY, SimFactory, cli_env, run_cli, start_cli, write_manifest
 
@@ -358,3 +359,87 @@ def test_simulator_type_is_importable() -> None:
     """The fixture's simulator is the package's own (guards the import path)."""
     assert Simulator.__name__ == "Simulator"
     assert SIM_KEY.startswith("sk-")
+
+
+async def test_timeouts_are_retried_then_fail_as_retryable(
+    tmp_path: Path, simulator: SimFactory
+) -> None:
+    """A server slower than --timeout: each try is an ambiguous retry, then the job fails
+    (exit 1) as retryable, so the next run tries again."""
+    manifest = write_manifest(tmp_path, PROMPTS[:1])
+    async with simulator(latency=3.0) as sim:
+        env = cli_env(sim.base_url)
+        result = await run_cli(
+            ["run", str(manifest), "--timeout", "0.3", "--max-attempts", "2"],
+            cwd=tmp_path,
+            env=env,
+        )
+        assert result.code == 1, result.text
+        assert sim.stats.requests_for(PROMPTS[0]) == 2
+        status = await run_cli(["status", str(manifest)], cwd=tmp_path, env=env)
+    assert "ambiguous retries: 1" in result.out
+    assert "timed out" in result.out
+    assert "retryable: " in status.out
+
+
+async def test_fail_fast_stops_dispatching_after_the_first_failure(
+    tmp_path: Path, simulator: SimFactory
+) -> None:
+    """--fail-fast: the first permanent failure stops the run; the rest is left for later."""
+    prompts = ["A forbidden-fruit basket", *PROMPTS[:5]]
+    manifest = write_manifest(tmp_path, prompts)
+    async with simulator() as sim:
+        result = await run_cli(
+            ["run", str(manifest), "--fail-fast", "--concurrency", "1"],
+            cwd=tmp_path,
+            env=cli_env(sim.base_url),
+        )
+        assert sim.stats.total_requests == 1
+    assert result.code == 1
+    assert "not run: 5" in result.out
+
+
+async def test_wrong_base_url_path_aborts_with_exit_3(
+    tmp_path: Path, simulator: SimFactory
+) -> None:
+    """CometAPI answers a wrong path with a 301 HTML page: that is a configuration error
+    for the whole run, not a failure of every job."""
+    manifest = write_manifest(tmp_path, PROMPTS[:4])
+    async with simulator() as sim:
+        result = await run_cli(
+            ["run", str(manifest), "--base-url", f"{sim.base_url}/api", "--concurrency", "1"],
+            cwd=tmp_path,
+            env=cli_env(sim.base_url),
+        )
+        assert sim.stats.total_requests <= 1
+    assert result.code == 3, result.text
+    assert "base-url" in result.out
+
+
+async def test_simulator_subcommand_serves_until_interrupted(tmp_path: Path) -> None:
+    """`python -m batch_gen simulator --port 0` prints its URL and answers requests."""
+    process = await start_cli(
+        ["simulator", "--port", "0", "--key", SIM_KEY], cwd=tmp_path, env=cli_env(None)
+    )
+    try:
+        assert process.stdout is not None
+        url = ""
+        for _ in range(20):
+            line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode()
+            if "http://127.0.0.1:" in line:
+                url = line[line.index("http://") :].split()[0]
+                break
+        assert url
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(
+                f"{url.rstrip('/')}/v1/images/generations",
+                json={"model": "gpt-image-2", "prompt": "x", "size": "256x256"},
+                headers={"Authorization": f"Bearer {SIM_KEY}"},
+            ) as response,
+        ):
+            assert response.status == 200
+            assert "b64_json" in (await response.json())["data"][0]
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.communicate(), 10)

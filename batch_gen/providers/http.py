@@ -39,6 +39,13 @@ _PERMANENT_4XX = frozenset({400, 404, 405, 413, 415, 422})
 _POLICY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
 _QUOTA_CODES = frozenset({"insufficient_quota", "insufficient_user_quota", "quota_exceeded"})
 _MAX_MESSAGE = 500
+# Gateways do not always set code "model_not_found"; these messages mean the same thing
+# (new-api's "no available channel for model X", upstream "model ... does not exist").
+_UNKNOWN_MODEL = re.compile(
+    r"no available channel for model|model\b.{0,80}\b(does not exist|not found|not supported)"
+    r"|无可用渠道",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -132,7 +139,7 @@ def error_from_response(
         "retry_after": retry_after,
     }
     error: ProviderError
-    if code == "model_not_found":
+    if code == "model_not_found" or (status in (400, 404, 503) and _UNKNOWN_MODEL.search(message)):
         error = ModelNotFoundError(message, **common)
     elif status in (401, 403):
         error = AuthenticationError(message, **common)
