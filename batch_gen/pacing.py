@@ -65,14 +65,14 @@ class PoolPause:
 class ConcurrencyController:
     """AIMD arithmetic for the in-flight cap; pure and synchronous.
 
-    A 429 halves the cap (not below 1), at most once per ``cooldown`` seconds, because a
-    burst of 429s from requests that were already in flight is one signal, not many. After
-    ``limit`` successes in a row the cap grows by one, back up to ``maximum``.
+    A 429 halves the cap (not below 1), but only if the rejected request was sent after
+    the last cut: 429s for requests that were already in flight when the cap was cut
+    describe the old cap, not the new one (TCP reacts once per window for the same reason).
+    After ``limit`` successes in a row the cap grows by one, back up to ``maximum``.
     """
 
     maximum: int
     limit: int = 0
-    cooldown: float = 1.0
     _streak: int = 0
     _last_cut: float = float("-inf")
 
@@ -82,9 +82,10 @@ class ConcurrencyController:
         if not self.limit:
             self.limit = self.maximum
 
-    def on_rate_limited(self, now: float) -> int:
+    def on_rate_limited(self, *, sent_at: float, now: float) -> int:
+        """A request sent at ``sent_at`` was rejected with 429 at ``now``."""
         self._streak = 0
-        if now - self._last_cut >= self.cooldown:
+        if sent_at >= self._last_cut:
             self.limit = max(1, self.limit // 2)
             self._last_cut = now
         return self.limit
@@ -115,17 +116,24 @@ class AdaptiveSlots:
     def in_use(self) -> int:
         return self._in_use
 
-    async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._in_use < self.controller.limit)
-            self._in_use += 1
+    def free(self) -> bool:
+        return self._in_use < self.controller.limit
 
-    async def release(self, *, rate_limited: bool = False, succeeded: bool = False) -> None:
+    async def acquire(self) -> float:
+        """Take a slot; return the time it was taken (pass it back to :meth:`release`)."""
+        async with self._changed:
+            await self._changed.wait_for(self.free)
+            self._in_use += 1
+        return self._clock()
+
+    async def release(
+        self, taken_at: float, *, rate_limited: bool = False, succeeded: bool = False
+    ) -> None:
         """Give the slot back, telling the controller how the request went."""
         async with self._changed:
             self._in_use -= 1
             if rate_limited:
-                self.controller.on_rate_limited(self._clock())
+                self.controller.on_rate_limited(sent_at=taken_at, now=self._clock())
             elif succeeded:
                 self.controller.on_success()
             self._changed.notify_all()

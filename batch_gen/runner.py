@@ -51,7 +51,7 @@ from .output import (
 from .pacing import AdaptiveSlots, PoolPause, RateLimiter
 from .plan import Plan, PlannedJob, Reason, make_plan
 from .progress import NullProgress, Progress
-from .providers import Generation, ReturnedImage, provider_for
+from .providers import ApiRequest, Generation, Provider, ReturnedImage, provider_for
 from .providers.base import Endpoint
 from .providers.download import download_image
 from .report import RunSummary
@@ -177,9 +177,10 @@ class _Run:
         if self._interrupts > 1:
             self._cancel_workers()
 
-    def _abort(self, error: FatalProviderError) -> None:
+    def _abort(self, reason: str) -> None:
+        """Stop dispatching for a reason that would fail every other job too (exit 3)."""
         if self.summary.aborted is None:
-            self.summary.aborted = error.describe()
+            self.summary.aborted = reason
         self.stopping.set()
 
     def _cancel_workers(self) -> None:
@@ -207,11 +208,24 @@ class _Run:
             stop.cancel()
             if not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                # asyncio.wait never raises the task's CancelledError, so a cancellation of
+                # *this* coroutine is not swallowed here.
+                await asyncio.wait({task})
         if task.cancelled():
             raise _Stopped
         return task.result()
+
+    async def _wait_turn(self) -> float:
+        """Wait out a pool pause, then take a slot, unless the run stops first.
+
+        The fast path awaits nothing when no pause is on and a slot is free: this runs
+        once per request, and wrapping idle waits in tasks would cost for nothing.
+        """
+        if self.pause.remaining() > 0:
+            await self._unless_stopped(self.pause.wait())
+        if self.stopping.is_set():
+            raise _Stopped
+        return await self._unless_stopped(self.slots.acquire())
 
     # --- the run -----------------------------------------------------------------------
 
@@ -244,8 +258,11 @@ class _Run:
             retry_failed=self.options.retry_failed,
         )
         # Finish any image that was saved and recorded just before a crash, then sweep the
-        # temp files nobody recorded (order matters: see output.py).
+        # temp files nobody recorded (order matters: see output.py). Only a job that was
+        # running can have one: success is recorded after every rename.
         for record in records.values():
+            if record.status is not JobStatus.RUNNING:
+                continue
             for image in record.images:
                 with contextlib.suppress(OSError):
                     recover_image(self.root, image)
@@ -292,16 +309,12 @@ class _Run:
             watchdog = outer.create_task(self._watchdog())
             tick = outer.create_task(ticker())
             try:
+                # Workers cancelled on purpose (second Ctrl-C, grace expired) end quietly:
+                # a TaskGroup does not treat a child's cancellation as an error.
                 async with asyncio.TaskGroup() as group:
                     self._workers = [
                         group.create_task(worker()) for _ in range(self.options.concurrency)
                     ]
-            except BaseExceptionGroup as group_error:
-                # Workers are only ever cancelled on purpose (second Ctrl-C, grace expired);
-                # anything else is a bug and must surface.
-                rest = group_error.subgroup(lambda e: not isinstance(e, asyncio.CancelledError))
-                if rest is not None:
-                    raise rest from None
             finally:
                 watchdog.cancel()
                 tick.cancel()
@@ -327,11 +340,18 @@ class _Run:
             return
         except ProviderError as error:
             if isinstance(error, FatalProviderError):
-                self._abort(error)
+                self._abort(error.describe())
                 return
-            self._fail(job, record, error)
+            self._fail(job, self.store.get(job.id) or record, error)
             return
-        self._succeed(job, record, previous, started, details)
+        except OSError as error:
+            # A full disk or an unwritable folder fails every job alike: stop the run.
+            self._abort(f"cannot write to {self.root}: {error}")
+            return
+        try:
+            self._succeed(job, record, previous, started, details)
+        except OSError as error:
+            self._abort(f"cannot write to {self.root}: {error}")
 
     def _start_record(self, item: PlannedJob) -> JobRecord:
         """A running record that keeps the images already saved for the same key."""
@@ -381,13 +401,13 @@ class _Run:
                 if isinstance(error, RateLimitError):
                     self.pause.pause(delay if delay is not None else 1.0)
                 if delay is None or isinstance(error, FatalProviderError):
+                    self.store.put(record)  # the attempt and error, for _fail to build on
                     raise
-                await self._before_retry(job, record, error, delay)
                 if error.ambiguous:
                     record = dataclasses.replace(
                         record, ambiguous_retries=record.ambiguous_retries + 1
                     )
-                self.store.put(record)
+                await self._before_retry(job, record, error, delay)
                 continue
             failures = 0
             record = dataclasses.replace(
@@ -399,10 +419,10 @@ class _Run:
             details["request_ids"].append(generation.request_id)
             details["created"].append(generation.created)
             details["responses"].append(dict(generation.extra))
+            self.store.put(record)
             for returned, fmt in zip(wanted, formats, strict=True):
                 data = await self._image_bytes(session, returned, endpoint)
                 record = self._save(job, record, data, fmt, returned.revised_prompt)
-            self.store.put(record)
         return record
 
     async def _before_retry(
@@ -424,18 +444,19 @@ class _Run:
         self,
         session: aiohttp.ClientSession,
         endpoint: Endpoint,
-        request: Any,
-        provider: Any,
+        request: ApiRequest,
+        provider: Provider,
     ) -> Generation:
-        """Send one request through the pool's pause, rate limit and concurrency slots."""
-        await self._unless_stopped(self.pause.wait())
-        await self._unless_stopped(self.slots.acquire())
+        """Send one request through the pool's pause, concurrency slots and rate limit."""
+        taken_at = await self._wait_turn()
         outcome: dict[str, bool] = {}
         try:
             # The rate is taken inside the slot so that a slot never idles on a token that
-            # a worker without a slot is holding.
-            await self._unless_stopped(self.rate.acquire())
-            await self._unless_stopped(self.pause.wait())
+            # a worker without a slot is holding; a pause may have begun meanwhile.
+            if self.rate.rpm:
+                await self._unless_stopped(self.rate.acquire())
+            if self.pause.remaining() > 0:
+                await self._unless_stopped(self.pause.wait())
             self.summary.requests += 1
             generation: Generation = await provider.send(session, endpoint, request)
             outcome["succeeded"] = True
@@ -444,7 +465,7 @@ class _Run:
             outcome["rate_limited"] = True
             raise
         finally:
-            await asyncio.shield(self.slots.release(**outcome))
+            await asyncio.shield(self.slots.release(taken_at, **outcome))
 
     async def _image_bytes(
         self, session: aiohttp.ClientSession, returned: ReturnedImage, endpoint: Endpoint

@@ -10,22 +10,22 @@ import pytest
 from batch_gen.pacing import AdaptiveSlots, ConcurrencyController, PoolPause, RateLimiter
 
 
-def test_rate_limited_halves_once_per_cooldown() -> None:
-    """A burst of 429s from one moment cuts the cap once, not once per 429."""
-    controller = ConcurrencyController(maximum=16, cooldown=1.0)
-    assert controller.on_rate_limited(now=10.0) == 8
-    assert controller.on_rate_limited(now=10.2) == 8
-    assert controller.on_rate_limited(now=11.5) == 4
+def test_429s_of_requests_sent_before_a_cut_do_not_cut_again() -> None:
+    """A burst of 429s for requests already in flight cuts the cap once, not once each."""
+    controller = ConcurrencyController(maximum=16)
+    assert controller.on_rate_limited(sent_at=9.0, now=10.0) == 8
+    assert controller.on_rate_limited(sent_at=9.5, now=10.2) == 8  # sent before the cut
+    assert controller.on_rate_limited(sent_at=10.1, now=10.3) == 4  # sent after it
     for now in (13.0, 15.0, 17.0, 19.0):
-        controller.on_rate_limited(now=now)
+        controller.on_rate_limited(sent_at=now, now=now)
     assert controller.limit == 1
 
 
 def test_successes_raise_the_cap_back_to_the_maximum() -> None:
     """After `limit` successes in a row the cap grows by one, never past the maximum."""
-    controller = ConcurrencyController(maximum=4, cooldown=0.0)
-    controller.on_rate_limited(now=0.0)
-    controller.on_rate_limited(now=1.0)
+    controller = ConcurrencyController(maximum=4)
+    controller.on_rate_limited(sent_at=0.0, now=0.0)
+    controller.on_rate_limited(sent_at=1.0, now=1.0)
     assert controller.limit == 1
     controller.on_success()
     assert controller.limit == 2
@@ -67,15 +67,15 @@ async def test_slots_cap_in_flight_work() -> None:
 
     async def user() -> None:
         nonlocal peak
-        await slots.acquire()
+        taken = await slots.acquire()
         peak = max(peak, slots.in_use)
         await asyncio.sleep(0.01)
-        await slots.release(succeeded=True)
+        await slots.release(taken, succeeded=True)
 
     await asyncio.gather(*(user() for _ in range(12)))
     assert peak == 3
-    await slots.acquire()
-    await slots.release(rate_limited=True)
+    taken = await slots.acquire()
+    await slots.release(taken, rate_limited=True)
     assert slots.limit == 1
 
 
