@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,11 @@ from typing import Any
 from batch_gen.simulator import Simulator
 
 SimFactory = Callable[..., AbstractAsyncContextManager[Simulator]]
+
+# The smallest valid PNG (1x1), for tests that need image bytes but not the simulator.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 SIM_KEY = "sk-sim-test-key-0123456789abcdef"
 

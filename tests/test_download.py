@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from aioresponses import aioresponses
+from support import PNG
 
 from batch_gen.errors import DownloadError, TransportError
 from batch_gen.providers.download import download_image
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
 URL = "https://cdn.test/img/abc.webp?sig=SECRET&exp=1"
 
 

@@ -11,8 +11,6 @@ import aiohttp
 from PIL import Image
 from support import SIM_KEY, SimFactory, cli_env, run_cli, start_cli, write_manifest
 
-from batch_gen.simulator import Simulator
-
 PROMPTS = [f"A small ceramic figurine number {number}" for number in range(1, 13)]
 
 
@@ -353,12 +351,6 @@ async def test_offline_demo_manifest_runs(tmp_path: Path) -> None:
         env=cli_env(None, key=None),
     )
     assert json.loads(status.out)["counts"]["succeeded"] == 12  # keyed for the simulator
-
-
-def test_simulator_type_is_importable() -> None:
-    """The fixture's simulator is the package's own (guards the import path)."""
-    assert Simulator.__name__ == "Simulator"
-    assert SIM_KEY.startswith("sk-")
 
 
 async def test_timeouts_are_retried_then_fail_as_retryable(

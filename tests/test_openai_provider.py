@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
+from support import PNG
 
 from batch_gen.errors import (
     AuthenticationError,
@@ -36,9 +37,6 @@ BASE = "http://api.test"
 URL = f"{BASE}/v1/images/generations"
 KEY = "sk-test-0123456789abcdefghijklmnop"
 ENDPOINT = Endpoint(BASE, KEY)
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
 
 
 def _job(model: str, **request: Any) -> Job:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from support import PNG
 
 from batch_gen.config import RunOptions
 from batch_gen.manifest import load_manifest
@@ -19,9 +20,6 @@ from batch_gen.retry import RetryPolicy
 from batch_gen.runner import run_batch
 from batch_gen.state import read_state
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-)
 OK_BODY = {"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}
 
 AiohttpServer = Callable[[web.Application], Awaitable[TestServer]]
