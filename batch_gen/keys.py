@@ -9,11 +9,13 @@ readable name; when the manifest gives none, :func:`derive_id` makes one from th
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 # Bump when the canonical document below changes shape, so that old keys stop matching
 # (every job then runs again) instead of silently meaning something else.
@@ -52,15 +54,29 @@ def job_key(
         "request": request,
         "inputs": inputs or {},
     }
-    text = json.dumps(
-        document,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,  # NaN has no JSON spelling: two "equal" requests could hash apart
-        default=_mapping_as_dict,
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    _require_finite(document)
+    # orjson sorts keys at every level and writes compact UTF-8, like json.dumps with
+    # sort_keys, separators=(",", ":") and ensure_ascii=False, about ten times faster:
+    # this runs once per job, 100,000 times for a large manifest.
+    text = orjson.dumps(document, option=orjson.OPT_SORT_KEYS, default=_mapping_as_dict)
+    return hashlib.sha256(text).hexdigest()
+
+
+def _require_finite(value: Any) -> None:
+    """Raise ValueError for NaN or infinity anywhere in ``value``: they have no JSON
+    spelling (orjson would write null, and two different requests would share a key)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return  # by far the most common values: decide without isinstance's ABC checks
+    if kind is float:
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be part of a job key")
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _require_finite(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _require_finite(item)
 
 
 def short_key(key: str) -> str:

@@ -83,6 +83,7 @@ class Manifest:
     jobs: tuple[Job, ...]
     output: OutputSpec
     run: RunDefaults = field(default_factory=RunDefaults)
+    sha256: str = ""  # of the manifest file's bytes: identifies this exact version of it
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from .errors import (
     ProviderError,
     RateLimitError,
 )
+from .jobindex import write_job_index
 from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .output import (
     commit_partial,
@@ -52,7 +54,7 @@ from .pacing import AdaptiveSlots, PoolPause, RateLimiter
 from .plan import Plan, PlannedJob, Reason, make_plan
 from .progress import NullProgress, Progress
 from .providers import ApiRequest, Generation, Provider, ReturnedImage, provider_for
-from .providers.base import Endpoint
+from .providers.base import Endpoint, inline_bytes
 from .providers.download import download_image
 from .report import RunSummary
 from .retry import retry_delay
@@ -123,6 +125,12 @@ async def run_batch(
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "pid": os.getpid(),
             },
+        )
+        write_job_index(
+            options.output_dir,
+            manifest_sha256=manifest.sha256,
+            provider=options.provider,
+            jobs=manifest.jobs,
         )
         run = _Run(manifest, options, store, progress or NullProgress())
         with _signals(run, enabled=handle_signals):
@@ -349,7 +357,7 @@ class _Run:
             self._abort(f"cannot write to {self.root}: {error}")
             return
         try:
-            self._succeed(job, record, previous, started, details)
+            await self._succeed(job, record, previous, started, details)
         except OSError as error:
             self._abort(f"cannot write to {self.root}: {error}")
 
@@ -387,10 +395,14 @@ class _Run:
         failures = 0
         while len(record.images) < job.n:
             request = provider.requests_for(job, job.n - len(record.images))[0]
+            first = len(record.images) + 1
             try:
                 generation = await self._send(session, endpoint, request, provider)
                 wanted = generation.images[: job.n - len(record.images)]
-                formats = [_check_image(returned) for returned in wanted]
+                # Decoding, hashing and writing a megabyte per image would stall every other
+                # request on the loop: a thread does it (hashlib and file writes release the
+                # GIL). A bad image raises here, so the whole answer is retried.
+                staged = _stage_inline(self.root, self.options.filename, job, first, wanted)
             except ProviderError as error:
                 # Every try counts as an attempt, answered or not: it may have been billed.
                 failures += 1
@@ -419,10 +431,21 @@ class _Run:
             details["request_ids"].append(generation.request_id)
             details["created"].append(generation.created)
             details["responses"].append(dict(generation.extra))
-            self.store.put(record)
-            for returned, fmt in zip(wanted, formats, strict=True):
-                data = await self._image_bytes(session, returned, endpoint)
-                record = self._save(job, record, data, fmt, returned.revised_prompt)
+            if any(item is None for item in staged):
+                self.store.put(record)  # the attempt counts even if the download fails
+            for offset, returned in enumerate(wanted):
+                if staged[offset] is None:  # a URL: fetch it now, links expire
+                    data = await self._download(session, returned, endpoint)
+                    staged[offset] = await asyncio.to_thread(
+                        _stage,
+                        self.root,
+                        self.options.filename,
+                        job,
+                        first + offset,
+                        data,
+                        returned.revised_prompt,
+                    )
+            record = self._commit(record, [item for item in staged if item is not None])
         return record
 
     async def _before_retry(
@@ -467,12 +490,10 @@ class _Run:
         finally:
             await asyncio.shield(self.slots.release(taken_at, **outcome))
 
-    async def _image_bytes(
+    async def _download(
         self, session: aiohttp.ClientSession, returned: ReturnedImage, endpoint: Endpoint
     ) -> bytes:
-        """The image's bytes, downloading a URL at once with the same retry rules."""
-        if returned.data is not None:
-            return returned.data
+        """Fetch a URL result at once, with the same retry rules as the API."""
         assert returned.url is not None
         failures = 0
         while True:
@@ -496,45 +517,25 @@ class _Run:
                     ) from error
                 await self._unless_stopped(asyncio.sleep(delay))
 
-    def _save(
-        self, job: Job, record: JobRecord, data: bytes, fmt: str | None, revised_prompt: str | None
-    ) -> JobRecord:
-        """Save one image crash-safely and return the record that includes it.
+    def _commit(self, record: JobRecord, staged: list[_Staged]) -> JobRecord:
+        """Record staged images, then move them into place; return the new record.
 
-        Temp file, then the record (with the sha256), then the rename: a crash between any
-        two steps is recovered on resume without asking for the image again.
+        The protocol of output.py: temp file (written by the stage), record with the
+        sha256, rename. A crash between any two steps is recovered on resume without asking
+        for the image again.
         """
-        fmt = fmt or sniff_format(data) or "bin"  # downloads are sniffed in download_image
-        number = len(record.images) + 1
-        relative = render_filename(
-            self.options.filename,
-            job=job,
-            image_number=number,
-            image_count=job.n,
-            ext=extension_for(fmt),
+        images = tuple(item.image for item in staged)
+        record = dataclasses.replace(
+            record, images=(*record.images, *images), updated_at=time.time()
         )
-        final = resolve_inside(self.root, relative)
-        digest = sha256_hex(data)
-        size = image_size(data, fmt)
-        temp = write_partial(final, data, sha256=digest)
-        image = ImageRecord(
-            index=number,
-            file=relative,
-            sha256=digest,
-            bytes=len(data),
-            format=fmt,
-            width=size[0] if size else None,
-            height=size[1] if size else None,
-            revised_prompt=revised_prompt,
-        )
-        record = dataclasses.replace(record, images=(*record.images, image), updated_at=time.time())
         self.store.put(record)
-        commit_partial(temp, final)
-        self.summary.images += 1
-        self.summary.bytes += len(data)
+        for item in staged:
+            commit_partial(item.temp, item.final)
+            self.summary.images += 1
+            self.summary.bytes += item.image.bytes
         return record
 
-    def _succeed(
+    async def _succeed(
         self,
         job: Job,
         record: JobRecord,
@@ -641,17 +642,61 @@ def _metadata(
     }
 
 
-def _check_image(returned: ReturnedImage) -> str | None:
-    """The format of inline image bytes; a BadResponseError if they are not an image.
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """An image checked, hashed and written to its temp file, not yet recorded."""
 
-    Checked before anything is saved, so that a broken answer is retried as a whole.
-    URL results are checked when downloaded.
+    image: ImageRecord
+    temp: Path
+    final: Path
+
+
+def _stage(
+    root: Path,
+    template: str,
+    job: Job,
+    number: int,
+    data: bytes,
+    revised_prompt: str | None,
+) -> _Staged:
+    """Check, name, hash and write image number ``number`` of ``job`` to its temp file.
+
+    Runs in a thread. Raises BadResponseError if the bytes are not a known image format
+    (the answer was probably billed, so the error is ambiguous); OSError if writing fails.
     """
-    if returned.data is None:
-        return None
-    fmt = sniff_format(returned.data)
+    fmt = sniff_format(data)
     if fmt is None:
-        raise BadResponseError(
-            "the answer's image data is not a known image format", ambiguous=True
+        raise BadResponseError("the image data is not a known image format", ambiguous=True)
+    relative = render_filename(
+        template, job=job, image_number=number, image_count=job.n, ext=extension_for(fmt)
+    )
+    final = resolve_inside(root, relative)
+    digest = sha256_hex(data)
+    size = image_size(data, fmt)
+    temp = write_partial(final, data, sha256=digest)
+    image = ImageRecord(
+        index=number,
+        file=relative,
+        sha256=digest,
+        bytes=len(data),
+        format=fmt,
+        width=size[0] if size else None,
+        height=size[1] if size else None,
+        revised_prompt=revised_prompt,
+    )
+    return _Staged(image, temp, final)
+
+
+def _stage_inline(
+    root: Path, template: str, job: Job, first: int, images: Sequence[ReturnedImage]
+) -> list[_Staged | None]:
+    """Stage every inline image of an answer (numbered from ``first``); None for URLs."""
+    staged: list[_Staged | None] = []
+    for offset, returned in enumerate(images):
+        data = inline_bytes(returned)
+        staged.append(
+            None
+            if data is None
+            else _stage(root, template, job, first + offset, data, returned.revised_prompt)
         )
-    return fmt
+    return staged

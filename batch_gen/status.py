@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .models import Job, JobRecord, JobStatus, Manifest
+from .models import JobRecord, JobStatus, Manifest
 from .state import read_state
 
 
 @dataclass(frozen=True, slots=True)
 class JobStatusRow:
-    job: Job
+    id: str
+    key: str
     status: JobStatus
-    record: JobRecord | None
-    note: str  # why, when the status is not the recorded one
+    record: JobRecord | None  # only when it belongs to the job's current key
+    note: str  # why, when the status is not simply the recorded one
 
     def to_json(self) -> dict[str, Any]:
         record = self.record
         return {
-            "id": self.job.id,
-            "key": self.job.key,
+            "id": self.id,
+            "key": self.key,
             "status": self.status.value,
             "attempts": record.attempts if record else 0,
             "files": list(record.files) if record else [],
@@ -47,27 +49,40 @@ class StatusReport:
         }
 
 
-def _row(job: Job, record: JobRecord | None, root: Path) -> JobStatusRow:
+def _row(job_id: str, key: str, record: JobRecord | None, root: Path) -> JobStatusRow:
     if record is None:
-        return JobStatusRow(job, JobStatus.PENDING, None, "never run")
-    if record.key != job.key:
-        return JobStatusRow(job, JobStatus.PENDING, None, "prompt or fields changed")
+        return JobStatusRow(job_id, key, JobStatus.PENDING, None, "never run")
+    if record.key != key:
+        return JobStatusRow(job_id, key, JobStatus.PENDING, None, "prompt or fields changed")
     if record.status is JobStatus.SUCCEEDED and not all(
         (root / name).is_file() for name in record.files
     ):
-        return JobStatusRow(job, JobStatus.PENDING, record, "files missing")
+        return JobStatusRow(job_id, key, JobStatus.PENDING, record, "files missing")
     if record.status is JobStatus.RUNNING:
-        return JobStatusRow(job, JobStatus.RUNNING, record, "interrupted or in progress")
-    return JobStatusRow(job, record.status, record, "")
+        return JobStatusRow(job_id, key, JobStatus.RUNNING, record, "interrupted or in progress")
+    return JobStatusRow(job_id, key, record.status, record, "")
+
+
+def status_of(
+    jobs: Iterable[tuple[str, str]],
+    output_dir: Path,
+    records: Mapping[str, JobRecord] | None = None,
+) -> StatusReport:
+    """Each job's status, given ``(id, key)`` pairs in manifest order.
+
+    The recorded status counts only for the job's current key, else the job is pending;
+    a succeeded job whose files are gone is pending too, as ``run`` would redo it.
+    """
+    if records is None:
+        records = read_state(output_dir)
+    return StatusReport(
+        tuple(_row(job_id, key, records.get(job_id), output_dir) for job_id, key in jobs)
+    )
 
 
 def read_status(manifest: Manifest, output_dir: Path) -> StatusReport:
-    """Each job's status: the recorded one if it is for the job's current key, else pending.
-
-    A succeeded job whose files are gone counts as pending, as ``run`` would redo it.
-    """
-    records = read_state(output_dir)
-    return StatusReport(tuple(_row(job, records.get(job.id), output_dir) for job in manifest.jobs))
+    """:func:`status_of` for every job of a loaded manifest."""
+    return status_of(((job.id, job.key) for job in manifest.jobs), output_dir)
 
 
 def format_status(report: StatusReport, *, output_dir: Path) -> str:
@@ -84,5 +99,5 @@ def format_status(report: StatusReport, *, output_dir: Path) -> str:
             kind = "retryable" if row.record.retryable else "permanent"
             detail = f"{kind}: {row.record.error}"
         attempts = row.record.attempts if row.record else 0
-        lines.append(f"  {row.status.value:9} {row.job.id}  attempts={attempts}  {detail}")
+        lines.append(f"  {row.status.value:9} {row.id}  attempts={attempts}  {detail}")
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def test_key_accepts_any_mapping() -> None:
 
 def test_key_rejects_nan() -> None:
     """NaN has no canonical JSON spelling, so it cannot be part of a key."""
-    with pytest.raises(ValueError, match="JSON compliant"):
+    with pytest.raises(ValueError, match="cannot be part of a job key"):
         job_key(**{**BASE, "request": {**REQUEST, "x": float("nan")}})
 
 

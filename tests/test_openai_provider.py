@@ -30,7 +30,7 @@ from batch_gen.errors import (
 )
 from batch_gen.models import Job
 from batch_gen.providers import OpenAIImages
-from batch_gen.providers.base import Endpoint
+from batch_gen.providers.base import Endpoint, ReturnedImage, inline_bytes
 from batch_gen.providers.http import error_from_response, redact
 
 BASE = "http://api.test"
@@ -130,7 +130,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None
         (call,) = _calls(mock)
     assert call.kwargs["json"] == {"prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024"}
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert generation.images[0].data == PNG
+    assert inline_bytes(generation.images[0]) == PNG
     assert generation.usage is not None
     assert generation.usage["total_tokens"] == 275
     assert generation.request_id == "req-1"
@@ -279,10 +279,17 @@ async def test_transport_failures_are_retryable_and_maybe_billed(
     assert caught.value.ambiguous is ambiguous
 
 
+def test_invalid_base64_is_a_retryable_maybe_billed_failure() -> None:
+    """Base64 that does not decode is found when the runner decodes it (off the loop)."""
+    with pytest.raises(BadResponseError) as caught:
+        inline_bytes(ReturnedImage(b64="not base64!!"))
+    assert caught.value.retryable
+    assert caught.value.ambiguous
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        b'{"data": [{"b64_json": "not base64!!"}]}',
         b'{"data": []}',
         b'{"data": [{"revised_prompt": "x"}]}',
         b'{"created": 1, "data": [{"b64_json": "iVBOR',

@@ -7,12 +7,15 @@ The runner owns everything around that: pacing, retries, downloads, files and st
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+import pybase64
 
+from ..errors import BadResponseError
 from ..models import Job
 
 
@@ -27,11 +30,32 @@ class ApiRequest:
 
 @dataclass(frozen=True, slots=True)
 class ReturnedImage:
-    """One image in an answer: its bytes, or a URL to fetch at once (links expire)."""
+    """One image in an answer: its bytes, its base64 text, or a URL to fetch at once.
+
+    Base64 is kept undecoded so that the runner can decode it off the event loop, together
+    with hashing and writing (see :func:`inline_bytes`).
+    """
 
     data: bytes | None = None
+    b64: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
+
+
+def inline_bytes(image: ReturnedImage) -> bytes | None:
+    """The image's bytes if the answer carried them (decoding base64), else None (a URL).
+
+    Raises BadResponseError (retryable, ambiguous: the image was probably billed) when the
+    base64 text is invalid.
+    """
+    if image.data is not None:
+        return image.data
+    if image.b64 is None:
+        return None
+    try:
+        return pybase64.b64decode(image.b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadResponseError("an image's b64_json is not valid base64", ambiguous=True) from exc
 
 
 @dataclass(frozen=True, slots=True)

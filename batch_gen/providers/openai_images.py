@@ -8,13 +8,11 @@ qwen-image refuses ``n > 1``, so such a job becomes n single requests.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 
 from ..errors import BadResponseError
 from ..models import Job
@@ -107,7 +105,7 @@ def parse_generation(body: bytes, *, request_id: str | None = None) -> Generatio
     inside a 200 (some gateways do this) is translated like an error status.
     """
     try:
-        document = json.loads(body)
+        document = orjson.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadResponseError(
             "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
@@ -143,13 +141,7 @@ def _parse_item(item: Any, request_id: str | None) -> ReturnedImage:
     revised_prompt = revised if isinstance(revised, str) and revised else None
     encoded = item.get("b64_json")
     if isinstance(encoded, str) and encoded:
-        try:
-            data = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise BadResponseError(
-                "an image's b64_json is not valid base64", ambiguous=True, request_id=request_id
-            ) from exc
-        return ReturnedImage(data=data, revised_prompt=revised_prompt)
+        return ReturnedImage(b64=encoded, revised_prompt=revised_prompt)
     url = item.get("url")
     if isinstance(url, str) and url:
         return ReturnedImage(url=url, revised_prompt=revised_prompt)

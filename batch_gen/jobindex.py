@@ -1,0 +1,69 @@
+"""A cache of a manifest's job ids and keys, kept in the output folder's state.
+
+Validating a 100,000-job manifest takes about a second; ``status`` wants to answer in less.
+Each run records the ids and keys of the exact manifest it ran (identified by the sha256 of
+its bytes), and ``status`` reuses them while the manifest file is byte-for-byte the same,
+for the same provider and the same batch_gen version. Any difference means a miss, and the
+manifest is read and validated as usual: the cache can make status faster, never different.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from . import __version__
+from .keys import KEY_FORMAT_VERSION
+from .models import Job
+from .state import STATE_DIR_NAME
+
+INDEX_NAME = "jobs.index.json"
+
+
+def _identity(manifest_sha256: str, provider: str) -> dict[str, object]:
+    return {
+        "version": __version__,
+        "key_format": KEY_FORMAT_VERSION,
+        "manifest_sha256": manifest_sha256,
+        "provider": provider,
+    }
+
+
+def write_job_index(
+    output_dir: Path, *, manifest_sha256: str, provider: str, jobs: Sequence[Job]
+) -> None:
+    """Record ``[id, key]`` of every job, atomically (temp file, then rename)."""
+    document = {
+        **_identity(manifest_sha256, provider),
+        "jobs": [[job.id, job.key] for job in jobs],
+    }
+    path = output_dir / STATE_DIR_NAME / INDEX_NAME
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(orjson.dumps(document))
+    os.replace(temp, path)
+
+
+def read_job_index(
+    output_dir: Path, *, manifest_sha256: str, provider: str
+) -> list[tuple[str, str]] | None:
+    """The recorded ``(id, key)`` pairs if they belong to this exact manifest, else None."""
+    try:
+        document = orjson.loads((output_dir / STATE_DIR_NAME / INDEX_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    if any(
+        document.get(name) != value for name, value in _identity(manifest_sha256, provider).items()
+    ):
+        return None
+    jobs = document.get("jobs")
+    if not isinstance(jobs, list):
+        return None
+    try:
+        return [(str(job_id), str(key)) for job_id, key in jobs]
+    except (TypeError, ValueError):
+        return None

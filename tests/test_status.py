@@ -1,0 +1,59 @@
+"""`status`: counts and rows from the state, and the job index that makes it fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from batch_gen import cli
+from batch_gen.jobindex import INDEX_NAME
+from batch_gen.state import STATE_DIR_NAME
+
+
+def _status_json(capsys: pytest.CaptureFixture[str], manifest: Path) -> dict[str, object]:
+    assert cli.main(["status", str(manifest), "--json"]) == 0
+    document: dict[str, object] = json.loads(capsys.readouterr().out)
+    return document
+
+
+def _csv(folder: Path, prompts: list[str]) -> Path:
+    path = folder / "icons.csv"
+    lines = ["id,prompt,size"] + [f"i{n},{p},256x256" for n, p in enumerate(prompts)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_status_from_the_index_equals_status_from_the_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index gives exactly the answer a full validation would; an edited manifest
+    (a different file) is never answered from a stale index."""
+    monkeypatch.chdir(tmp_path)
+    manifest = _csv(tmp_path, ["a red cube", "a blue ball", "a green cone"])
+    assert cli.main(["run", str(manifest), "--offline", "--no-progress"]) == 0
+    capsys.readouterr()
+    index = tmp_path / "output" / "icons" / STATE_DIR_NAME / INDEX_NAME
+    assert index.is_file()
+    from_index = _status_json(capsys, manifest)
+    index.unlink()
+    from_manifest = _status_json(capsys, manifest)
+    assert from_index == from_manifest
+    assert from_index["counts"] == {"succeeded": 3, "failed": 0, "pending": 0, "running": 0}
+
+    assert cli.main(["run", str(manifest), "--offline", "--no-progress"]) == 0  # rewrites it
+    manifest.write_text(manifest.read_text().replace("a blue ball", "a blue box"))
+    capsys.readouterr()
+    edited = _status_json(capsys, manifest)
+    assert edited["counts"] == {"succeeded": 2, "failed": 0, "pending": 1, "running": 0}
+
+
+def test_status_of_a_bad_manifest_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status validates the manifest like run does."""
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text("jobs: []\n")
+    assert cli.main(["status", str(manifest)]) == 2
+    assert "bad.yaml" in capsys.readouterr().err
