@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import posixpath
 import re
@@ -26,6 +25,8 @@ import struct
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from batch_gen.errors import BatchGenError
 from batch_gen.models import ImageRecord, Job
@@ -392,8 +393,12 @@ def _is_partial_name(name: str) -> bool:
 
 def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
     """Create or truncate ``path`` and write all of ``data``; remove it on any failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:  # the folder is missing: create it only then, not every time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o666)
     try:
         try:
             view = memoryview(data)
@@ -445,6 +450,6 @@ def write_metadata(root: Path, job_id: str, document: Mapping[str, Any]) -> Path
         OSError: the write failed.
     """
     path = metadata_path(root, job_id)
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    write_atomic(path, text.encode("utf-8"))
+    # orjson: the standard library's indenting encoder is pure Python, ~0.2 ms a job.
+    write_atomic(path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return path

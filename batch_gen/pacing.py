@@ -119,6 +119,13 @@ class AdaptiveSlots:
     def free(self) -> bool:
         return self._in_use < self.controller.limit
 
+    def try_acquire(self) -> float | None:
+        """Take a free slot without waiting; None when none is free."""
+        if self._in_use < self.controller.limit and not self._changed.locked():
+            self._in_use += 1
+            return self._clock()
+        return None
+
     async def acquire(self) -> float:
         """Take a slot; return the time it was taken (pass it back to :meth:`release`)."""
         async with self._changed:

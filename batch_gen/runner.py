@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +63,9 @@ from .retry import retry_delay
 from .state import StateStore, read_state, write_run_info
 
 T = TypeVar("T")
+
+FILE_THREADS = 2
+READ_BUFFER = 4 * 1024 * 1024
 
 
 class _Stopped(Exception):
@@ -174,6 +179,7 @@ class _Run:
         self.slots = AdaptiveSlots(options.concurrency)
         self._workers: list[asyncio.Task[None]] = []
         self._interrupts = 0
+        self._files: ThreadPoolExecutor | None = None
 
     # --- stopping ----------------------------------------------------------------------
 
@@ -233,6 +239,9 @@ class _Run:
             await self._unless_stopped(self.pause.wait())
         if self.stopping.is_set():
             raise _Stopped
+        taken_at = self.slots.try_acquire()
+        if taken_at is not None:
+            return taken_at
         return await self._unless_stopped(self.slots.acquire())
 
     # --- the run -----------------------------------------------------------------------
@@ -247,13 +256,24 @@ class _Run:
                 self.summary.records[item.job.id] = record
         queue = iter(plan.to_run)
         self.progress.start(len(plan.to_run))
+        # Decoding, hashing and writing images, and writing metadata, run here so that the
+        # event loop keeps reading answers meanwhile (file system calls and hashlib release
+        # the GIL). Two threads: more only contend for the GIL (measured: README).
+        self._files = ThreadPoolExecutor(max_workers=FILE_THREADS, thread_name_prefix="files")
         try:
             if plan.to_run:
                 async with self._endpoint() as endpoint, self._session() as session:
                     await self._work(queue, session, endpoint)
         finally:
+            self._files.shutdown(wait=True)  # let writes already begun finish
             self.progress.close()
             self.summary.wall_seconds = time.monotonic() - started
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` on the file threads; the result or its exception."""
+        assert self._files is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._files, functools.partial(function, *args))
 
     def _plan(self) -> Plan:
         records = self.store.records()
@@ -295,7 +315,12 @@ class _Run:
         )
         connector = aiohttp.TCPConnector(limit=max(100, 2 * self.options.concurrency))
         async with aiohttp.ClientSession(
-            timeout=timeout, connector=connector, raise_for_status=False
+            timeout=timeout,
+            connector=connector,
+            raise_for_status=False,
+            # Answers are ~1 MB of base64. With aiohttp's 64 KiB default the reader pauses
+            # and resumes the socket a dozen times per answer (an epoll_ctl pair each).
+            read_bufsize=READ_BUFFER,
         ) as session:
             yield session
 
@@ -333,32 +358,23 @@ class _Run:
         self, item: PlannedJob, session: aiohttp.ClientSession, endpoint: Endpoint
     ) -> None:
         job = item.job
-        previous = self.store.get(job.id)
-        record = self._start_record(item)
-        self.store.put(record)
-        details: dict[str, list[Any]] = {"request_ids": [], "created": [], "responses": []}
-        started = datetime.now(UTC)
+        work = _JobWork(job=job, record=self._start_record(item), previous=self.store.get(job.id))
+        self.store.put(work.record)
         try:
-            record = await self._fill(job, record, session, endpoint, details)
+            await self._fill(work, session, endpoint)
+            await self._succeed(work)
         except asyncio.CancelledError:
             # Interrupted past the grace period: the job stays "running" in the state,
-            # which the next run resumes, keeping every image already saved.
+            # which the next run resumes, keeping every image already recorded.
             raise
         except _Stopped:
             return
+        except FatalProviderError as error:
+            self._abort(error.describe())
         except ProviderError as error:
-            if isinstance(error, FatalProviderError):
-                self._abort(error.describe())
-                return
-            self._fail(job, self.store.get(job.id) or record, error)
-            return
+            await self._fail(work, error)
         except OSError as error:
             # A full disk or an unwritable folder fails every job alike: stop the run.
-            self._abort(f"cannot write to {self.root}: {error}")
-            return
-        try:
-            await self._succeed(job, record, previous, started, details)
-        except OSError as error:
             self._abort(f"cannot write to {self.root}: {error}")
 
     def _start_record(self, item: PlannedJob) -> JobRecord:
@@ -383,60 +399,49 @@ class _Run:
         )
 
     async def _fill(
-        self,
-        job: Job,
-        record: JobRecord,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        details: dict[str, list[Any]],
-    ) -> JobRecord:
-        """Request images until the job has ``n`` of them; return the final record."""
+        self, work: _JobWork, session: aiohttp.ClientSession, endpoint: Endpoint
+    ) -> None:
+        """Request images until the job has ``n`` of them recorded."""
+        job = work.job
         provider = provider_for(job.api)
         failures = 0
-        while len(record.images) < job.n:
-            request = provider.requests_for(job, job.n - len(record.images))[0]
-            first = len(record.images) + 1
+        while len(work.record.images) < job.n:
+            missing = job.n - len(work.record.images)
+            request = provider.requests_for(job, missing)[0]
+            first = len(work.record.images) + 1
             try:
                 generation = await self._send(session, endpoint, request, provider)
-                wanted = generation.images[: job.n - len(record.images)]
+                wanted = generation.images[:missing]
                 # Decoding, hashing and writing a megabyte per image would stall every other
                 # request on the loop: a thread does it (hashlib and file writes release the
                 # GIL). A bad image raises here, so the whole answer is retried.
-                staged = _stage_inline(self.root, self.options.filename, job, first, wanted)
+                staged = await self._in_thread(
+                    _stage_inline, self.root, self.options.filename, job, first, wanted
+                )
             except ProviderError as error:
                 # Every try counts as an attempt, answered or not: it may have been billed.
                 failures += 1
-                record = dataclasses.replace(
-                    record, attempts=record.attempts + 1, error=error.describe()
+                work.record = dataclasses.replace(
+                    work.record, attempts=work.record.attempts + 1, error=error.describe()
                 )
                 delay = retry_delay(error, failures, self.options.retry)
                 if isinstance(error, RateLimitError):
                     self.pause.pause(delay if delay is not None else 1.0)
                 if delay is None or isinstance(error, FatalProviderError):
-                    self.store.put(record)  # the attempt and error, for _fail to build on
                     raise
                 if error.ambiguous:
-                    record = dataclasses.replace(
-                        record, ambiguous_retries=record.ambiguous_retries + 1
+                    work.record = dataclasses.replace(
+                        work.record, ambiguous_retries=work.record.ambiguous_retries + 1
                     )
-                await self._before_retry(job, record, error, delay)
+                await self._before_retry(job, work.record, error, delay)
                 continue
             failures = 0
-            record = dataclasses.replace(
-                record,
-                attempts=record.attempts + 1,
-                usage=_add_usage(record.usage, generation.usage),
-            )
+            work.answered(generation)
             self.summary.tokens.add(generation.usage)
-            details["request_ids"].append(generation.request_id)
-            details["created"].append(generation.created)
-            details["responses"].append(dict(generation.extra))
-            if any(item is None for item in staged):
-                self.store.put(record)  # the attempt counts even if the download fails
             for offset, returned in enumerate(wanted):
                 if staged[offset] is None:  # a URL: fetch it now, links expire
                     data = await self._download(session, returned, endpoint)
-                    staged[offset] = await asyncio.to_thread(
+                    staged[offset] = await self._in_thread(
                         _stage,
                         self.root,
                         self.options.filename,
@@ -445,8 +450,7 @@ class _Run:
                         data,
                         returned.revised_prompt,
                     )
-            record = self._commit(record, [item for item in staged if item is not None])
-        return record
+            self._record_staged(work, [item for item in staged if item is not None])
 
     async def _before_retry(
         self, job: Job, record: JobRecord, error: ProviderError, delay: float
@@ -481,7 +485,9 @@ class _Run:
             if self.pause.remaining() > 0:
                 await self._unless_stopped(self.pause.wait())
             self.summary.requests += 1
-            generation: Generation = await provider.send(session, endpoint, request)
+            generation: Generation = await provider.send(
+                session, endpoint, request
+            )
             outcome["succeeded"] = True
             return generation
         except RateLimitError:
@@ -517,42 +523,44 @@ class _Run:
                     ) from error
                 await self._unless_stopped(asyncio.sleep(delay))
 
-    def _commit(self, record: JobRecord, staged: list[_Staged]) -> JobRecord:
-        """Record staged images, then move them into place; return the new record.
+    def _record_staged(self, work: _JobWork, staged: list[_Staged]) -> None:
+        """Record images written to their temp files; they are renamed into place later.
 
         The protocol of output.py: temp file (written by the stage), record with the
-        sha256, rename. A crash between any two steps is recovered on resume without asking
-        for the image again.
+        sha256, rename (in :meth:`_place`). A crash between any two steps is recovered on
+        resume without asking for the image again.
         """
         images = tuple(item.image for item in staged)
-        record = dataclasses.replace(
-            record, images=(*record.images, *images), updated_at=time.time()
+        work.record = dataclasses.replace(
+            work.record, images=(*work.record.images, *images), updated_at=time.time()
         )
-        self.store.put(record)
+        self.store.put(work.record)
+        work.unplaced.extend(staged)
         for item in staged:
-            commit_partial(item.temp, item.final)
             self.summary.images += 1
             self.summary.bytes += item.image.bytes
-        return record
 
-    async def _succeed(
-        self,
-        job: Job,
-        record: JobRecord,
-        previous: JobRecord | None,
-        started: datetime,
-        details: dict[str, list[Any]],
-    ) -> None:
-        finished = datetime.now(UTC)
-        document = _metadata(job, record, started, finished, details)
-        write_metadata(self.root, job.id, document)
-        record = dataclasses.replace(
-            record, status=JobStatus.SUCCEEDED, error=None, retryable=None, updated_at=time.time()
+    async def _place(self, work: _JobWork, metadata: Mapping[str, Any] | None = None) -> None:
+        """Rename the job's recorded images into place (and write its metadata), in one
+        trip to the file threads: renames cost a journal commit each on ext4."""
+        unplaced, work.unplaced = work.unplaced, []
+        await self._in_thread(_place_files, unplaced, self.root, work.job.id, metadata)
+
+    async def _succeed(self, work: _JobWork) -> None:
+        job = work.job
+        document = _metadata(job, work.record, work.started, datetime.now(UTC), work.details)
+        await self._place(work, document)
+        work.record = dataclasses.replace(
+            work.record,
+            status=JobStatus.SUCCEEDED,
+            error=None,
+            retryable=None,
+            updated_at=time.time(),
         )
-        self.store.put(record)
-        self._remove_superseded(previous, record)
+        self.store.put(work.record)
+        self._remove_superseded(work.previous, work.record)
         self.summary.succeeded.append(job.id)
-        self.summary.records[job.id] = record
+        self.summary.records[job.id] = work.record
         self.progress.finished(ok=True)
 
     def _remove_superseded(self, previous: JobRecord | None, record: JobRecord) -> None:
@@ -566,21 +574,58 @@ class _Run:
                 with contextlib.suppress(OSError, ValueError):
                     resolve_inside(self.root, name).unlink()
 
-    def _fail(self, job: Job, record: JobRecord, error: ProviderError) -> None:
-        record = dataclasses.replace(
-            record,
+    async def _fail(self, work: _JobWork, error: ProviderError) -> None:
+        """Record the job as failed, keeping (and placing) the images it did get."""
+        await self._place(work)
+        work.record = dataclasses.replace(
+            work.record,
             status=JobStatus.FAILED,
             error=error.describe(),
             retryable=error.retryable,
             updated_at=time.time(),
         )
-        self.store.put(record)
-        self.summary.failed[job.id] = error.describe()
-        self.summary.records[job.id] = record
+        self.store.put(work.record)
+        self.summary.failed[work.job.id] = error.describe()
+        self.summary.records[work.job.id] = work.record
         self.progress.finished(ok=False)
         if self.options.fail_fast:
             self.summary.stopped_early = True
             self.stopping.set()
+
+
+@dataclass(slots=True)
+class _JobWork:
+    """One job while it runs: its latest record and what it has not yet put in place."""
+
+    job: Job
+    record: JobRecord
+    previous: JobRecord | None  # the recorded state before this run touched the job
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    unplaced: list[_Staged] = field(default_factory=list)
+    details: dict[str, list[Any]] = field(
+        default_factory=lambda: {"request_ids": [], "created": [], "responses": []}
+    )
+
+    def answered(self, generation: Generation) -> None:
+        """Count a successful answer: one more attempt, its usage and provider details."""
+        self.record = dataclasses.replace(
+            self.record,
+            attempts=self.record.attempts + 1,
+            usage=_add_usage(self.record.usage, generation.usage),
+        )
+        self.details["request_ids"].append(generation.request_id)
+        self.details["created"].append(generation.created)
+        self.details["responses"].append(dict(generation.extra))
+
+
+def _place_files(
+    staged: Sequence[_Staged], root: Path, job_id: str, metadata: Mapping[str, Any] | None
+) -> None:
+    """Move recorded temp files to their final names, then write the metadata (threads)."""
+    for item in staged:
+        commit_partial(item.temp, item.final)
+    if metadata is not None:
+        write_metadata(root, job_id, metadata)
 
 
 def _add_usage(total: Any, usage: Any) -> dict[str, Any] | None:

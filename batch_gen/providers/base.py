@@ -8,9 +8,9 @@ The runner owns everything around that: pacing, retries, downloads, files and st
 from __future__ import annotations
 
 import binascii
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import pybase64
@@ -77,6 +77,20 @@ class Endpoint:
     api_key: str = field(repr=False)
 
 
+T = TypeVar("T")
+
+
+class Offload(Protocol):
+    """Runs CPU-heavy work (parsing a megabyte of JSON) away from the event loop."""
+
+    def __call__(self, function: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
+
+
+async def inline(function: Callable[..., T], /, *args: Any) -> T:
+    """The trivial :class:`Offload`: run it here and now."""
+    return function(*args)
+
+
 class Provider(Protocol):
     """An image API family."""
 
@@ -87,7 +101,16 @@ class Provider(Protocol):
         ...
 
     async def send(
-        self, session: aiohttp.ClientSession, endpoint: Endpoint, request: ApiRequest
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        request: ApiRequest,
+        *,
+        offload: Offload = inline,
     ) -> Generation:
-        """Send one request; raise a ProviderError subclass on any failure."""
+        """Send one request; raise a ProviderError subclass on any failure.
+
+        Parsing the answer goes through ``offload``, so the caller decides where that CPU
+        work runs (the runner uses its file threads, leaving the loop to the network).
+        """
         ...

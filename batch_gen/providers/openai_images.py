@@ -16,7 +16,7 @@ import orjson
 
 from ..errors import BadResponseError
 from ..models import Job
-from .base import ApiRequest, Endpoint, Generation, ReturnedImage
+from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, inline
 from .http import error_from_response, transport_errors
 
 ENDPOINT = "/v1/images/generations"
@@ -82,7 +82,12 @@ class OpenAIImages:
         return [ApiRequest(ENDPOINT, request_body(job, images), images)]
 
     async def send(
-        self, session: aiohttp.ClientSession, endpoint: Endpoint, request: ApiRequest
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        request: ApiRequest,
+        *,
+        offload: Offload = inline,
     ) -> Generation:
         url = endpoint.base_url.rstrip("/") + request.endpoint
         headers = {"Authorization": f"Bearer {endpoint.api_key}"}
@@ -95,10 +100,12 @@ class OpenAIImages:
                 response_headers = dict(response.headers)
         if status != 200:
             raise error_from_response(status, response_headers, body, secret=endpoint.api_key)
-        return parse_generation(body, request_id=response_headers.get("x-request-id"))
+        request_id = response_headers.get("x-request-id")
+        result: Generation = await offload(parse_generation, body, request_id)
+        return result
 
 
-def parse_generation(body: bytes, *, request_id: str | None = None) -> Generation:
+def parse_generation(body: bytes, request_id: str | None = None) -> Generation:
     """Parse a 200 answer; a body without a usable image is a retryable BadResponseError.
 
     Such an answer was probably billed, so the error is marked ambiguous. An error envelope
