@@ -9,7 +9,6 @@ authentication error (missing/rejected key, unknown model, output folder locked)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import json
 import os
@@ -17,14 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 from . import __version__
 from .config import build_options, provider_identity
 from .errors import BatchGenError, ConfigurationError, ManifestError, UsageError
+from .gcpause import gc_paused
 from .jobindex import read_job_index
 from .manifest import default_output_dir, load_manifest, with_provider
-from .progress import choose_progress
-from .report import format_plan, format_summary, report_document
-from .runner import count_requests, plan_run, run_batch
 from .state import read_run_info
 from .status import StatusReport, format_status, read_status, status_of
 
@@ -102,6 +101,13 @@ def _only(text: str | None) -> list[str] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here: asyncio, aiohttp and the runner cost 0.1 s that `status` does not need.
+    import asyncio
+
+    from .progress import choose_progress
+    from .report import format_plan, format_summary, report_document
+    from .runner import count_requests, plan_run, run_batch
+
     provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
     manifest = load_manifest(args.manifest, provider=provider)
     options = build_options(
@@ -122,7 +128,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         plan = plan_run(manifest, options)
-        print(format_plan(plan, requests=count_requests(plan), output_dir=str(options.output_dir)))
+        requests = count_requests(plan, options.output_dir)
+        print(format_plan(plan, requests=requests, output_dir=str(options.output_dir)))
         return EXIT_OK
     progress = choose_progress(enabled=not args.no_progress)
     summary = asyncio.run(run_batch(manifest, options, progress=progress, handle_signals=True))
@@ -136,12 +143,23 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    report, output_dir = _status_report(args.manifest, args.output)
-    if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+    # Everything status builds lives until it exits: the cyclic collector would only rescan
+    # it (a third of the time of a 100,000-job status, measured).
+    with gc_paused():
+        report, output_dir = _status_report(args.manifest, args.output)
+        _print_status(report, output_dir, as_json=args.json)
+    return EXIT_OK
+
+
+def _print_status(report: StatusReport, output_dir: Path, *, as_json: bool) -> None:
+    if as_json:
+        # msgspec: 100,000 rows through the standard library's indenting encoder take 1.5 s.
+        document = msgspec.json.encode(report.to_json())
+        sys.stdout.buffer.write(msgspec.json.format(document, indent=2))
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
     else:
         print(format_status(report, output_dir=output_dir))
-    return EXIT_OK
 
 
 def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]:
@@ -171,6 +189,8 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
 
 
 def _simulator(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .simulator import serve
     from .simulator.cli_args import config_from_namespace
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import orjson
+import msgspec
 
 from . import __version__
 from .keys import KEY_FORMAT_VERSION
@@ -42,7 +42,7 @@ def write_job_index(
     }
     path = output_dir / STATE_DIR_NAME / INDEX_NAME
     temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(orjson.dumps(document))
+    temp.write_bytes(msgspec.json.encode(document))
     os.replace(temp, path)
 
 
@@ -51,8 +51,8 @@ def read_job_index(
 ) -> list[tuple[str, str]] | None:
     """The recorded ``(id, key)`` pairs if they belong to this exact manifest, else None."""
     try:
-        document = orjson.loads((output_dir / STATE_DIR_NAME / INDEX_NAME).read_bytes())
-    except (OSError, ValueError):
+        document = msgspec.json.decode((output_dir / STATE_DIR_NAME / INDEX_NAME).read_bytes())
+    except (OSError, msgspec.DecodeError):
         return None
     if not isinstance(document, dict):
         return None

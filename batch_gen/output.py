@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from batch_gen.errors import BatchGenError
 from batch_gen.models import ImageRecord, Job
@@ -426,6 +426,30 @@ def _remove_quietly(path: Path) -> None:
         path.unlink()
 
 
+class ExistingFiles:
+    """``existing(relative)``: whether a file exists under ``root``, from one directory
+    listing per folder, read once, instead of a stat per file (100,000 stats take most of a
+    second). A snapshot: files created or removed after the first look are not seen."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._listings: dict[str, frozenset[str]] = {}
+
+    def __call__(self, relative: str) -> bool:
+        folder, _, name = relative.rpartition("/")
+        listing = self._listings.get(folder)
+        if listing is None:
+            listing = self._listings[folder] = self._list(folder)
+        return name in listing
+
+    def _list(self, folder: str) -> frozenset[str]:
+        try:
+            with os.scandir(self._root / folder) as entries:
+                return frozenset(entry.name for entry in entries if entry.is_file())
+        except OSError:
+            return frozenset()
+
+
 # --- metadata ---------------------------------------------------------------------------
 
 
@@ -450,6 +474,6 @@ def write_metadata(root: Path, job_id: str, document: Mapping[str, Any]) -> Path
         OSError: the write failed.
     """
     path = metadata_path(root, job_id)
-    # orjson: the standard library's indenting encoder is pure Python, ~0.2 ms a job.
-    write_atomic(path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    # msgspec: the standard library's indenting encoder is pure Python, ~0.2 ms a job.
+    write_atomic(path, msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n")
     return path

@@ -29,6 +29,19 @@ class Tokens:
         self.total += _int(usage.get("total_tokens")) or inp + out
 
 
+def token_totals(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """Input, output and total tokens of a usage document (OpenAI or chat-style names)."""
+    if not usage:
+        return None
+    tokens = Tokens()
+    tokens.add(usage)
+    return {
+        "input_tokens": tokens.input,
+        "output_tokens": tokens.output,
+        "total_tokens": tokens.total,
+    }
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 

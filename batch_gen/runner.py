@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import os
 import secrets
@@ -40,6 +39,7 @@ from .errors import (
 from .jobindex import write_job_index
 from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .output import (
+    ExistingFiles,
     commit_partial,
     extension_for,
     image_size,
@@ -58,7 +58,7 @@ from .progress import NullProgress, Progress
 from .providers import ApiRequest, Generation, Provider, ReturnedImage, provider_for
 from .providers.base import Endpoint, inline_bytes
 from .providers.download import download_image
-from .report import RunSummary
+from .report import RunSummary, token_totals
 from .retry import retry_delay
 from .state import StateStore, read_state, write_run_info
 
@@ -72,35 +72,35 @@ class _Stopped(Exception):
     """Internal: the run is stopping; the job gives up without recording a failure."""
 
 
-def files_present(root: Path, record: JobRecord) -> bool:
-    """Whether every file of a succeeded record still exists (a stat each, no hashing)."""
-    if not record.images:
-        return False
-    try:
-        return all(resolve_inside(root, image.file).is_file() for image in record.images)
-    except ValueError:
-        return False
+def files_present(existing: ExistingFiles, record: JobRecord) -> bool:
+    """Whether every file of a succeeded record still exists."""
+    return bool(record.images) and all(existing(image.file) for image in record.images)
 
 
 def plan_run(manifest: Manifest, options: RunOptions) -> Plan:
     """The plan a run would follow now, read without taking the lock (for ``--dry-run``)."""
     records = read_state(options.output_dir)
+    existing = ExistingFiles(options.output_dir)
     return make_plan(
         manifest.jobs,
         records,
-        files_present=lambda record: files_present(options.output_dir, record),
+        files_present=lambda record: files_present(existing, record),
         only=options.only,
         force=options.force,
         retry_failed=options.retry_failed,
     )
 
 
-def count_requests(plan: Plan) -> int:
-    """How many API requests the jobs that run need, counting images already saved."""
+def count_requests(plan: Plan, output_dir: Path) -> int:
+    """How many API requests the jobs that run need, not counting images still on disk."""
+    existing = ExistingFiles(output_dir)
     total = 0
     for item in plan.to_run:
-        saved = len(item.record.images) if item.record and item.reason is not Reason.FORCED else 0
-        total += len(provider_for(item.job.api).requests_for(item.job, item.job.n - saved))
+        saved = 0
+        if item.record is not None and item.reason is not Reason.FORCED:
+            saved = sum(1 for image in item.record.images if existing(image.file))
+        job = item.job
+        total += provider_for(job.api).request_count(job, max(job.n - saved, 0))
     return total
 
 
@@ -277,10 +277,11 @@ class _Run:
 
     def _plan(self) -> Plan:
         records = self.store.records()
+        existing = ExistingFiles(self.root)
         plan = make_plan(
             self.manifest.jobs,
             records,
-            files_present=lambda record: files_present(self.root, record),
+            files_present=lambda record: files_present(existing, record),
             only=self.options.only,
             force=self.options.force,
             retry_failed=self.options.retry_failed,
@@ -385,14 +386,14 @@ class _Run:
         if base is not None:
             for image in base.images:
                 with contextlib.suppress(OSError):
-                    if recover_image(self.root, image, verify=True) and image.index <= job.n:
+                    if recover_image(self.root, image, verify=True) and image.number <= job.n:
                         kept.append(image)
         return JobRecord(
             id=job.id,
             key=job.key,
             status=JobStatus.RUNNING,
             attempts=base.attempts if base else 0,
-            images=tuple(sorted(kept, key=lambda image: image.index)),
+            images=tuple(sorted(kept, key=lambda image: image.number)),
             ambiguous_retries=base.ambiguous_retries if base else 0,
             usage=base.usage if base else None,
             updated_at=time.time(),
@@ -421,8 +422,8 @@ class _Run:
             except ProviderError as error:
                 # Every try counts as an attempt, answered or not: it may have been billed.
                 failures += 1
-                work.record = dataclasses.replace(
-                    work.record, attempts=work.record.attempts + 1, error=error.describe()
+                work.record = work.record.replace(
+                    attempts=work.record.attempts + 1, error=error.describe()
                 )
                 delay = retry_delay(error, failures, self.options.retry)
                 if isinstance(error, RateLimitError):
@@ -430,8 +431,8 @@ class _Run:
                 if delay is None or isinstance(error, FatalProviderError):
                     raise
                 if error.ambiguous:
-                    work.record = dataclasses.replace(
-                        work.record, ambiguous_retries=work.record.ambiguous_retries + 1
+                    work.record = work.record.replace(
+                        ambiguous_retries=work.record.ambiguous_retries + 1
                     )
                 await self._before_retry(job, work.record, error, delay)
                 continue
@@ -485,9 +486,7 @@ class _Run:
             if self.pause.remaining() > 0:
                 await self._unless_stopped(self.pause.wait())
             self.summary.requests += 1
-            generation: Generation = await provider.send(
-                session, endpoint, request
-            )
+            generation: Generation = await provider.send(session, endpoint, request)
             outcome["succeeded"] = True
             return generation
         except RateLimitError:
@@ -531,8 +530,8 @@ class _Run:
         resume without asking for the image again.
         """
         images = tuple(item.image for item in staged)
-        work.record = dataclasses.replace(
-            work.record, images=(*work.record.images, *images), updated_at=time.time()
+        work.record = work.record.replace(
+            images=(*work.record.images, *images), updated_at=time.time()
         )
         self.store.put(work.record)
         work.unplaced.extend(staged)
@@ -548,10 +547,9 @@ class _Run:
 
     async def _succeed(self, work: _JobWork) -> None:
         job = work.job
-        document = _metadata(job, work.record, work.started, datetime.now(UTC), work.details)
+        document = _metadata(work, datetime.now(UTC))
         await self._place(work, document)
-        work.record = dataclasses.replace(
-            work.record,
+        work.record = work.record.replace(
             status=JobStatus.SUCCEEDED,
             error=None,
             retryable=None,
@@ -577,8 +575,7 @@ class _Run:
     async def _fail(self, work: _JobWork, error: ProviderError) -> None:
         """Record the job as failed, keeping (and placing) the images it did get."""
         await self._place(work)
-        work.record = dataclasses.replace(
-            work.record,
+        work.record = work.record.replace(
             status=JobStatus.FAILED,
             error=error.describe(),
             retryable=error.retryable,
@@ -602,16 +599,19 @@ class _JobWork:
     previous: JobRecord | None  # the recorded state before this run touched the job
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     unplaced: list[_Staged] = field(default_factory=list)
+    usage: dict[str, Any] | None = None  # every field the API reported, for the metadata
     details: dict[str, list[Any]] = field(
         default_factory=lambda: {"request_ids": [], "created": [], "responses": []}
     )
 
     def answered(self, generation: Generation) -> None:
         """Count a successful answer: one more attempt, its usage and provider details."""
-        self.record = dataclasses.replace(
-            self.record,
+        self.usage = _add_usage(self.usage, generation.usage)
+        # The state keeps only the token totals: nested details would double the size of
+        # every journal line, and the time to load a large state with them.
+        self.record = self.record.replace(
             attempts=self.record.attempts + 1,
-            usage=_add_usage(self.record.usage, generation.usage),
+            usage=_add_usage(self.record.usage, token_totals(generation.usage)),
         )
         self.details["request_ids"].append(generation.request_id)
         self.details["created"].append(generation.created)
@@ -644,14 +644,9 @@ def _add_usage(total: Any, usage: Any) -> dict[str, Any] | None:
     return result
 
 
-def _metadata(
-    job: Job,
-    record: JobRecord,
-    started: datetime,
-    finished: datetime,
-    details: dict[str, list[Any]],
-) -> dict[str, Any]:
+def _metadata(work: _JobWork, finished: datetime) -> dict[str, Any]:
     """The per-job metadata document written beside the images."""
+    job, record, details = work.job, work.record, work.details
     revised = [image.revised_prompt for image in record.images if image.revised_prompt]
     return {
         "id": job.id,
@@ -662,18 +657,18 @@ def _metadata(
         "request": dict(job.request),
         "attempts": record.attempts,
         "ambiguous_retries": record.ambiguous_retries,
-        "usage": record.usage,
+        "usage": work.usage if work.usage is not None else record.usage,
         "revised_prompt": revised[0] if len(revised) == 1 else (revised or None),
         "provider": {
             "created": [value for value in details["created"] if value is not None],
             "request_ids": [value for value in details["request_ids"] if value],
             "responses": details["responses"],
         },
-        "started_at": started.isoformat(timespec="milliseconds"),
+        "started_at": work.started.isoformat(timespec="milliseconds"),
         "finished_at": finished.isoformat(timespec="milliseconds"),
         "images": [
             {
-                "index": image.index,
+                "index": image.number,
                 "file": image.file,
                 "format": image.format,
                 "width": image.width,
@@ -720,7 +715,7 @@ def _stage(
     size = image_size(data, fmt)
     temp = write_partial(final, data, sha256=digest)
     image = ImageRecord(
-        index=number,
+        number=number,
         file=relative,
         sha256=digest,
         bytes=len(data),

@@ -69,7 +69,7 @@ def make_job(*, key: str = "0123456789abcdef" * 4, model: str = "gpt-image-2") -
 
 
 def make_record(data: bytes, file: str = "img/boat.png") -> ImageRecord:
-    return ImageRecord(index=1, file=file, sha256=sha256_hex(data), bytes=len(data), format="png")
+    return ImageRecord(number=1, file=file, sha256=sha256_hex(data), bytes=len(data), format="png")
 
 
 # --- resolve_inside ---------------------------------------------------------------------

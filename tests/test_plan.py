@@ -9,7 +9,7 @@ from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus
 from batch_gen.plan import Reason, decide, make_plan
 
 JOB = Job(id="a", index=1, prompt="p", request={"model": "m", "n": 1}, api="x", key="k1")
-IMAGE = ImageRecord(index=1, file="a.png", sha256="0" * 64, bytes=1, format="png")
+IMAGE = ImageRecord(number=1, file="a.png", sha256="0" * 64, bytes=1, format="png")
 
 
 def _record(status: JobStatus, *, key: str = "k1", retryable: bool | None = None) -> JobRecord:

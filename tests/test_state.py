@@ -40,7 +40,7 @@ def make_record(job_id: str = "boat", **changes: object) -> JobRecord:
 def full_record() -> JobRecord:
     images = (
         ImageRecord(
-            index=1,
+            number=1,
             file="img/boat-1.png",
             sha256="a" * 64,
             bytes=1234,
@@ -49,7 +49,7 @@ def full_record() -> JobRecord:
             height=1024,
             revised_prompt="A paper boat, revisée",
         ),
-        ImageRecord(index=2, file="img/boat-2.jpg", sha256="b" * 64, bytes=99, format="jpeg"),
+        ImageRecord(number=2, file="img/boat-2.jpg", sha256="b" * 64, bytes=99, format="jpeg"),
     )
     return make_record(
         status=JobStatus.SUCCEEDED,

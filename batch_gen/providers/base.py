@@ -100,6 +100,10 @@ class Provider(Protocol):
         """The requests that produce ``images`` more images for ``job`` (pure)."""
         ...
 
+    def request_count(self, job: Job, images: int) -> int:
+        """``len(requests_for(job, images))`` without building them (for plans)."""
+        ...
+
     async def send(
         self,
         session: aiohttp.ClientSession,

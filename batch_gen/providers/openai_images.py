@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-import orjson
+import msgspec
 
 from ..errors import BadResponseError
 from ..models import Job
@@ -68,6 +68,11 @@ def request_body(job: Job, images: int) -> dict[str, Any]:
     return body
 
 
+def _one_image_per_request(model: str) -> bool:
+    """qwen-image refuses n > 1 and dall-e-3 allows only n = 1: split such jobs."""
+    return model_family(model) == "qwen-image" or model.lower() == "dall-e-3"
+
+
 class OpenAIImages:
     """The generations route; see the module docstring for the field policy."""
 
@@ -77,9 +82,14 @@ class OpenAIImages:
         """One request for all images, or one per image where the model can't batch."""
         if images <= 0:
             return []
-        if model_family(job.model) == "qwen-image" or job.model.lower() == "dall-e-3":
+        if _one_image_per_request(job.model):
             return [ApiRequest(ENDPOINT, request_body(job, 1), 1) for _ in range(images)]
         return [ApiRequest(ENDPOINT, request_body(job, images), images)]
+
+    def request_count(self, job: Job, images: int) -> int:
+        if images <= 0:
+            return 0
+        return images if _one_image_per_request(job.model) else 1
 
     async def send(
         self,
@@ -112,8 +122,8 @@ def parse_generation(body: bytes, request_id: str | None = None) -> Generation:
     inside a 200 (some gateways do this) is translated like an error status.
     """
     try:
-        document = orjson.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadResponseError(
             "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
         ) from exc
