@@ -19,7 +19,15 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -180,6 +188,11 @@ class _Run:
         self._workers: list[asyncio.Task[None]] = []
         self._interrupts = 0
         self._files: ThreadPoolExecutor | None = None
+        self._group: asyncio.TaskGroup | None = None
+        # Finishing a job (placing files, metadata, recording success) happens beside the
+        # workers, so a worker goes on to its next request at once; this bounds how many
+        # jobs may wait to be finished.
+        self._finishing = asyncio.Semaphore(4 * options.concurrency)
 
     # --- stopping ----------------------------------------------------------------------
 
@@ -346,6 +359,7 @@ class _Run:
                 # Workers cancelled on purpose (second Ctrl-C, grace expired) end quietly:
                 # a TaskGroup does not treat a child's cancellation as an error.
                 async with asyncio.TaskGroup() as group:
+                    self._group = group
                     self._workers = [
                         group.create_task(worker()) for _ in range(self.options.concurrency)
                     ]
@@ -363,7 +377,6 @@ class _Run:
         self.store.put(work.record)
         try:
             await self._fill(work, session, endpoint)
-            await self._succeed(work)
         except asyncio.CancelledError:
             # Interrupted past the grace period: the job stays "running" in the state,
             # which the next run resumes, keeping every image already recorded.
@@ -377,6 +390,23 @@ class _Run:
         except OSError as error:
             # A full disk or an unwritable folder fails every job alike: stop the run.
             self._abort(f"cannot write to {self.root}: {error}")
+        else:
+            await self._finishing.acquire()
+            task = self._spawn(self._finish(work))
+            self._workers.append(task)  # cancelled with the workers when the grace is over
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        assert self._group is not None
+        return self._group.create_task(coroutine)
+
+    async def _finish(self, work: _JobWork) -> None:
+        """Place the job's files and record its success (beside the workers)."""
+        try:
+            await self._succeed(work)
+        except OSError as error:
+            self._abort(f"cannot write to {self.root}: {error}")
+        finally:
+            self._finishing.release()
 
     def _start_record(self, item: PlannedJob) -> JobRecord:
         """A running record that keeps the images already saved for the same key."""
