@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install demo test lint fmt bench check clean
 
@@ -30,6 +31,18 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix batch_gen tests
 
 check: lint test
+
+# The bench extra brings the peers batch_gen is compared with (openai, litellm) and
+# matplotlib for the chart. LiteLLM is large and pins a lot: if the extra cannot be
+# installed, install the chart's matplotlib alone; bench.py skips a missing peer and says so.
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]' || { \
+	    echo "bench: the bench extra did not install; missing peers will be skipped"; \
+	    $(BIN)/python -m pip install --quiet -e '.[test]' 'matplotlib>=3.8'; }
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

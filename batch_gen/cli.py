@@ -127,9 +127,10 @@ def _run(args: argparse.Namespace) -> int:
         require_key=not args.dry_run,
     )
     if args.dry_run:
-        plan = plan_run(manifest, options)
-        requests = count_requests(plan, options.output_dir)
-        print(format_plan(plan, requests=requests, output_dir=str(options.output_dir)))
+        with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
+            plan = plan_run(manifest, options)
+            requests = count_requests(plan, options.output_dir)
+            print(format_plan(plan, requests=requests, output_dir=str(options.output_dir)))
         return EXIT_OK
     progress = choose_progress(enabled=not args.no_progress)
     summary = asyncio.run(run_batch(manifest, options, progress=progress, handle_signals=True))
