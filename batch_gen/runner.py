@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from .config import RunOptions
+from .dry_run import files_present
 from .errors import (
     BadResponseError,
     DownloadError,
@@ -68,7 +69,7 @@ from .providers.base import Endpoint, inline_bytes
 from .providers.download import download_image
 from .report import RunSummary, token_totals
 from .retry import retry_delay
-from .state import StateStore, read_state, write_run_info
+from .state import StateStore, write_run_info
 
 T = TypeVar("T")
 
@@ -78,38 +79,6 @@ READ_BUFFER = 4 * 1024 * 1024
 
 class _Stopped(Exception):
     """Internal: the run is stopping; the job gives up without recording a failure."""
-
-
-def files_present(existing: ExistingFiles, record: JobRecord) -> bool:
-    """Whether every file of a succeeded record still exists."""
-    return bool(record.images) and all(existing(image.file) for image in record.images)
-
-
-def plan_run(manifest: Manifest, options: RunOptions) -> Plan:
-    """The plan a run would follow now, read without taking the lock (for ``--dry-run``)."""
-    records = read_state(options.output_dir)
-    existing = ExistingFiles(options.output_dir)
-    return make_plan(
-        manifest.jobs,
-        records,
-        files_present=lambda record: files_present(existing, record),
-        only=options.only,
-        force=options.force,
-        retry_failed=options.retry_failed,
-    )
-
-
-def count_requests(plan: Plan, output_dir: Path) -> int:
-    """How many API requests the jobs that run need, not counting images still on disk."""
-    existing = ExistingFiles(output_dir)
-    total = 0
-    for item in plan.to_run:
-        saved = 0
-        if item.record is not None and item.reason is not Reason.FORCED:
-            saved = sum(1 for image in item.record.images if existing(image.file))
-        job = item.job
-        total += provider_for(job.api).request_count(job, max(job.n - saved, 0))
-    return total
 
 
 async def run_batch(

@@ -30,8 +30,8 @@ from batch_gen.errors import (
 )
 from batch_gen.models import Job
 from batch_gen.providers import OpenAIImages
+from batch_gen.providers.answers import error_from_response, redact
 from batch_gen.providers.base import Endpoint, ReturnedImage, inline_bytes
-from batch_gen.providers.http import error_from_response, redact
 
 BASE = "http://api.test"
 URL = f"{BASE}/v1/images/generations"

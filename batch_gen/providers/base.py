@@ -10,13 +10,15 @@ from __future__ import annotations
 import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import aiohttp
 import pybase64
 
 from ..errors import BadResponseError
 from ..models import Job
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ import aiohttp
 
 from ..errors import DownloadError
 from ..output import sniff_format
-from .http import redact, transport_errors
+from .answers import redact
+from .http import transport_errors
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 

@@ -9,15 +9,17 @@ qwen-image refuses ``n > 1``, so such a job becomes n single requests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import msgspec
 
 from ..errors import BadResponseError
 from ..models import Job
 from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, inline
-from .http import error_from_response, transport_errors
+
+if TYPE_CHECKING:
+    import aiohttp
+from .answers import error_from_response
 
 ENDPOINT = "/v1/images/generations"
 
@@ -99,6 +101,8 @@ class OpenAIImages:
         *,
         offload: Offload = inline,
     ) -> Generation:
+        from .http import transport_errors  # aiohttp: loaded only when sending
+
         url = endpoint.base_url.rstrip("/") + request.endpoint
         headers = {"Authorization": f"Bearer {endpoint.api_key}"}
         with transport_errors(secret=endpoint.api_key, what="image request"):
