@@ -48,6 +48,8 @@ class RunOptions:
     grace: float = 5.0  # seconds in-flight requests may finish after Ctrl-C / SIGTERM
     report_path: Path | None = None
     max_download_bytes: int = 64 * 1024 * 1024
+    poll_interval: float = 3.0  # seconds between polls of a task, growing to 5x
+    task_timeout: float = 1800.0  # give up polling a task after this long (per try)
 
     @property
     def provider(self) -> str:

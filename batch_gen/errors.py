@@ -18,6 +18,7 @@ yaml) are translated once, where they occur, with ``raise ... from exc``::
         ├── ServerError        5xx / 408 / 409: retryable (unless the gateway says "bad request")
         ├── TransportError     timeouts, resets, refused connections: retryable
         ├── BadResponseError   a 2xx whose body is truncated, undecodable or has no image
+        ├── TaskTimeoutError   a submitted task did not finish before --task-timeout
         ├── InvalidRequestError  400 / 404 / 413 / 422: permanent
         │   └── ContentPolicyError  a safety refusal: permanent, with the provider's message
         └── DownloadError      fetching a ``url`` result failed (retryable unless stated)
@@ -94,6 +95,7 @@ class ProviderError(BatchGenError):
 
     retryable: bool = False
     ambiguous: bool = False
+    retry_in_run = True  # False: retryable by a later run only (see TaskTimeoutError)
 
     def __init__(
         self,
@@ -161,6 +163,15 @@ class BadResponseError(ProviderError):
     """A 2xx answer whose body is truncated, undecodable or carries no usable image."""
 
     retryable = True
+
+
+class TaskTimeoutError(ProviderError):
+    """A submitted task did not end before the deadline. The task id stays recorded, so
+    the job is retryable by a later run (which polls the same task), but not within this
+    run: its deadline has passed."""
+
+    retryable = True
+    retry_in_run = False
 
 
 class InvalidRequestError(ProviderError):

@@ -31,6 +31,17 @@ class JobStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class InputFile:
+    """An input image (or mask) a job sends: read when the manifest is, hashed into the key."""
+
+    role: str  # "image" or "mask"
+    path: Path  # absolute
+    sha256: str
+    bytes: int
+    format: str  # sniffed: png, jpeg, webp, gif
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One validated manifest entry, ready to run.
 
@@ -47,6 +58,8 @@ class Job:
     api: str  # which provider route serves the job, e.g. "openai.generations"
     key: str
     line: int | None = None  # where the job starts in the manifest, for messages
+    inputs: tuple[InputFile, ...] = ()  # input images, then the mask, in manifest order
+    images: int = 0  # image files the job makes (0: ``n``); Midjourney: grid + upscales
 
     @property
     def model(self) -> str:
@@ -54,7 +67,9 @@ class Job:
 
     @property
     def n(self) -> int:
-        """How many images the job asks for."""
+        """How many image files the job makes."""
+        if self.images:
+            return self.images
         value = self.request.get("n", 1)
         return value if isinstance(value, int) else 1
 
@@ -120,6 +135,9 @@ class JobRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     ambiguous_retries: int = 0
     usage: dict[str, Any] | None = None  # token totals
     updated_at: float = 0.0
+    # Provider task ids by step ("submit", "imagine", "upscale:2", ...): recorded before the
+    # first poll, so a resumed run polls the task it paid for instead of submitting again.
+    tasks: dict[str, str] | None = None
 
     @property
     def files(self) -> tuple[str, ...]:

@@ -105,7 +105,7 @@ def retry_delay(
     provider that asks for an hour is answered with ``max_hint`` and another try, which
     either succeeds or asks again.
     """
-    if not error.retryable or attempt >= policy.max_attempts:
+    if not (error.retryable and error.retry_in_run) or attempt >= policy.max_attempts:
         return None
     if error.retry_after is not None:
         return min(error.retry_after, policy.max_hint) * policy.scale

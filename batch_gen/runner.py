@@ -44,6 +44,7 @@ from .errors import (
     FatalProviderError,
     ProviderError,
     RateLimitError,
+    TaskTimeoutError,
 )
 from .jobindex import write_job_index
 from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
@@ -65,7 +66,7 @@ from .pacing import AdaptiveSlots, PoolPause, RateLimiter
 from .plan import Plan, PlannedJob, Reason, make_plan
 from .progress import NullProgress, Progress
 from .providers import ApiRequest, Generation, Provider, ReturnedImage, provider_for
-from .providers.base import Endpoint, inline_bytes
+from .providers.base import Endpoint, TaskHooks, inline_bytes
 from .providers.download import download_image
 from .report import RunSummary, token_totals
 from .retry import retry_delay
@@ -410,7 +411,8 @@ class _Run:
             request = provider.requests_for(job, missing)[0]
             first = len(work.record.images) + 1
             try:
-                generation = await self._send(session, endpoint, request, provider)
+                hooks = _JobHooks(self, work)
+                generation = await self._send(session, endpoint, request, provider, hooks)
                 wanted = generation.images[:missing]
                 # Decoding, hashing and writing a megabyte per image would stall every other
                 # request on the loop: a thread does it (hashlib and file writes release the
@@ -473,6 +475,7 @@ class _Run:
         endpoint: Endpoint,
         request: ApiRequest,
         provider: Provider,
+        hooks: TaskHooks,
     ) -> Generation:
         """Send one request through the pool's pause, concurrency slots and rate limit."""
         taken_at = await self._wait_turn()
@@ -485,7 +488,7 @@ class _Run:
             if self.pause.remaining() > 0:
                 await self._unless_stopped(self.pause.wait())
             self.summary.requests += 1
-            generation: Generation = await provider.send(session, endpoint, request)
+            generation: Generation = await provider.send(session, endpoint, request, hooks=hooks)
             outcome["succeeded"] = True
             return generation
         except RateLimitError:
@@ -615,6 +618,46 @@ class _JobWork:
         self.details["request_ids"].append(generation.request_id)
         self.details["created"].append(generation.created)
         self.details["responses"].append(dict(generation.extra))
+
+
+class _JobHooks:
+    """The runner's side of a task-based request (see providers.base.TaskHooks)."""
+
+    def __init__(self, run: _Run, work: _JobWork) -> None:
+        self._run = run
+        self._work = work
+        self._started: float | None = None  # of the first poll: one hooks object per try
+
+    def task(self, step: str) -> str | None:
+        tasks = self._work.record.tasks
+        return tasks.get(step) if tasks else None
+
+    def record_task(self, step: str, task_id: str | None) -> None:
+        tasks = dict(self._work.record.tasks or {})
+        if task_id is None:
+            tasks.pop(step, None)
+        else:
+            tasks[step] = task_id
+        self._work.record = self._work.record.replace(tasks=tasks or None, updated_at=time.time())
+        self._run.store.put(self._work.record)  # before the first poll: see TaskHooks
+
+    async def before_poll(self, polls: int) -> None:
+        options = self._run.options
+        if self._started is None:
+            self._started = time.monotonic()
+        waited = time.monotonic() - self._started
+        if waited > options.task_timeout:
+            tasks = self._work.record.tasks or {}
+            listed = ", ".join(f"{step} {task}" for step, task in tasks.items()) or "unknown"
+            raise TaskTimeoutError(
+                f"gave up polling after {waited:.0f}s (--task-timeout {options.task_timeout:g});"
+                f" task {listed} may still finish: run again to resume polling it"
+            )
+        # A few seconds between polls, growing while the task runs long.
+        delay = min(options.poll_interval * 1.5 ** max(polls - 1, 0), 5 * options.poll_interval)
+        await self._run._unless_stopped(asyncio.sleep(delay))
+        if self._run.rate.rpm:  # polls count against the same rate limit as submissions
+            await self._run._unless_stopped(self._run.rate.acquire())
 
 
 def _place_files(

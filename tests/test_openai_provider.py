@@ -31,7 +31,7 @@ from batch_gen.errors import (
 from batch_gen.models import Job
 from batch_gen.providers import OpenAIImages
 from batch_gen.providers.answers import error_from_response, redact
-from batch_gen.providers.base import Endpoint, ReturnedImage, inline_bytes
+from batch_gen.providers.base import Endpoint, NoTasks, ReturnedImage, inline_bytes
 
 BASE = "http://api.test"
 URL = f"{BASE}/v1/images/generations"
@@ -126,7 +126,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None
     }
     with aioresponses() as mock:
         mock.post(URL, payload=payload, headers={"x-request-id": "req-1"})
-        generation = await provider.send(session, ENDPOINT, request)
+        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
         (call,) = _calls(mock)
     assert call.kwargs["json"] == {"prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024"}
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
@@ -144,7 +144,7 @@ async def test_url_and_revised_prompt_are_returned(session: aiohttp.ClientSessio
     payload = {"created": 1, "data": [{"url": "https://cdn.test/x.webp", "revised_prompt": "r"}]}
     with aioresponses() as mock:
         mock.post(URL, payload=payload)
-        generation = await provider.send(session, ENDPOINT, request)
+        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
         assert len(_calls(mock)) == 1
     assert generation.images[0].url == "https://cdn.test/x.webp"
     assert generation.images[0].revised_prompt == "r"
@@ -234,7 +234,7 @@ async def test_error_classification(
         else:
             mock.post(URL, status=status, payload=body, headers=dict(headers))
         with pytest.raises(expected) as caught:
-            await provider.send(session, ENDPOINT, request)
+            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
         assert len(_calls(mock)) == 1
     assert type(caught.value) is expected
     assert caught.value.retryable is retryable
@@ -249,7 +249,7 @@ async def test_retry_after_is_carried_on_the_error(session: aiohttp.ClientSessio
     with aioresponses() as mock:
         mock.post(URL, status=429, payload=_envelope("x"), headers={"retry-after-ms": "2500"})
         with pytest.raises(RateLimitError) as caught:
-            await provider.send(session, ENDPOINT, request)
+            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
     assert caught.value.retry_after == 2.5
 
 
@@ -273,7 +273,7 @@ async def test_transport_failures_are_retryable_and_maybe_billed(
     with aioresponses() as mock:
         mock.post(URL, exception=exception)
         with pytest.raises(TransportError) as caught:
-            await provider.send(session, ENDPOINT, request)
+            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
         assert len(_calls(mock)) == 1
     assert caught.value.retryable
     assert caught.value.ambiguous is ambiguous
@@ -305,7 +305,7 @@ async def test_200_without_a_usable_image_is_a_retryable_failure(
     with aioresponses() as mock:
         mock.post(URL, status=200, body=body, content_type="application/json")
         with pytest.raises(BadResponseError) as caught:
-            await provider.send(session, ENDPOINT, request)
+            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
         assert len(_calls(mock)) == 1
     assert caught.value.retryable
     assert caught.value.ambiguous

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import pybase64
 
 from ..errors import BadResponseError
-from ..models import Job
+from ..models import InputFile, Job
 
 if TYPE_CHECKING:
     import aiohttp
@@ -23,11 +23,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ApiRequest:
-    """One HTTP request a job needs: a JSON body for ``endpoint``, asking for ``images``."""
+    """One request a job needs: a body for ``endpoint``, asking for ``images`` images.
+
+    ``files`` are input images to upload (multipart routes) or inline (JSON routes);
+    ``step`` names the request within its job for task-based APIs ("submit", "imagine",
+    "upscale:2", ...), so that a task id recorded for it can be found again on resume.
+    """
 
     endpoint: str
     body: Mapping[str, Any]
     images: int
+    files: tuple[InputFile, ...] = ()
+    step: str = "submit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,50 @@ async def inline(function: Callable[..., T], /, *args: Any) -> T:
     return function(*args)
 
 
+class TaskHooks(Protocol):
+    """What a task-based provider (submit, then poll) needs from the runner.
+
+    The runner records a task id in the state the moment it is known, before the first
+    poll: a task id is money already spent, and a run that dies while polling resumes the
+    same task instead of paying for a new one.
+    """
+
+    def task(self, step: str) -> str | None:
+        """The task id recorded for ``step`` by an earlier try or run, if any."""
+        ...
+
+    def record_task(self, step: str, task_id: str | None) -> None:
+        """Record (or, with None, forget) the task of ``step``; durable on return."""
+        ...
+
+    async def before_poll(self, polls: int) -> None:
+        """Wait before poll number ``polls`` (1-based): the poll interval with backoff, and
+        the run's shared rate limit. Raises ProviderError when the task deadline is past."""
+        ...
+
+
+class NoTasks:
+    """Hooks for callers that run no tasks across restarts (tests, one-off sends)."""
+
+    def __init__(self, poll_interval: float = 0.0) -> None:
+        self._tasks: dict[str, str] = {}
+        self._interval = poll_interval
+
+    def task(self, step: str) -> str | None:
+        return self._tasks.get(step)
+
+    def record_task(self, step: str, task_id: str | None) -> None:
+        if task_id is None:
+            self._tasks.pop(step, None)
+        else:
+            self._tasks[step] = task_id
+
+    async def before_poll(self, polls: int) -> None:
+        import asyncio
+
+        await asyncio.sleep(self._interval)
+
+
 class Provider(Protocol):
     """An image API family."""
 
@@ -112,9 +163,14 @@ class Provider(Protocol):
         endpoint: Endpoint,
         request: ApiRequest,
         *,
+        hooks: TaskHooks,
         offload: Offload = inline,
     ) -> Generation:
         """Send one request; raise a ProviderError subclass on any failure.
+
+        Task-based providers submit (unless ``hooks`` knows a task for the request's step),
+        record the task id through ``hooks``, poll until the task ends, and return the
+        result; a retry after a failure polls the recorded task again.
 
         Parsing the answer goes through ``offload``, so the caller decides where that CPU
         work runs (the runner uses its file threads, leaving the loop to the network).

@@ -15,7 +15,15 @@ import msgspec
 
 from ..errors import BadResponseError
 from ..models import Job
-from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, inline
+from .base import (
+    ApiRequest,
+    Endpoint,
+    Generation,
+    Offload,
+    ReturnedImage,
+    TaskHooks,
+    inline,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -99,10 +107,12 @@ class OpenAIImages:
         endpoint: Endpoint,
         request: ApiRequest,
         *,
+        hooks: TaskHooks,
         offload: Offload = inline,
     ) -> Generation:
         from .http import transport_errors  # aiohttp: loaded only when sending
 
+        del hooks  # one request, one answer: nothing to poll
         url = endpoint.base_url.rstrip("/") + request.endpoint
         headers = {"Authorization": f"Bearer {endpoint.api_key}"}
         with transport_errors(secret=endpoint.api_key, what="image request"):

@@ -1,0 +1,331 @@
+"""What a run will cost, what it did cost, and when to stop spending (pure: no I/O).
+
+Prices come from the model catalog (:mod:`batch_gen.catalog`). A model is charged either
+per request (``pricing.per_request``, e.g. Midjourney, Flux) or per token (``input`` and
+``output`` per million tokens, e.g. the GPT image models). When both are filled in, a
+positive per-request price wins: it is the simpler, exact charge. Prices whose currency
+label does not say USD are treated as unknown rather than converted.
+
+Estimating a token-priced job needs token counts before the request is sent:
+
+1. **From history.** Past jobs of the same model, as recorded in the state (usage token
+   totals: ``input_tokens``, ``output_tokens``, ``total_tokens``; optionally ``images``, the
+   number of images that usage paid for, default 1). The mean tokens per image times the
+   images the job asks for. The provider's own count beats any table.
+2. **From defaults**, for the GPT image family only (ids ``gpt-image*``,
+   ``chatgpt-image*``). Output tokens per image, from OpenAI's published table (image
+   generation guide, "Cost and latency", developers.openai.com/api/docs/guides/
+   image-generation, the same figures quoted on community.openai.com):
+
+   ========  =========  =========  =========
+   quality   1024x1024  1024x1536  1536x1024
+   ========  =========  =========  =========
+   low       272        408        400
+   medium    1056       1584       1568
+   high      4160       6240       6208
+   ========  =========  =========  =========
+
+   Other sizes scale the square figure by area (1536x1024 is 1.5 times the pixels, hence
+   ~1.5 times the tokens; the table bears this out within 2%); ``size`` ``auto`` or absent
+   counts as 1024x1024. ``quality`` ``auto`` or absent counts as medium (OpenAI's ``auto``
+   picks per prompt; medium is the middle guess), ``hd`` as high, ``standard`` as medium.
+   Input tokens: a round 50 per request, a typical short prompt; reference images sent to
+   edits are not counted. The table was published for gpt-image-1; later models may bill
+   differently (gpt-image-2 bills more per image at high quality), which is why history
+   wins as soon as one job of the model has run.
+
+3. Otherwise (another token-priced model with no history, per-second pricing, a model not
+   in the catalog) the price is unknown, and every caller says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .catalog import Catalog, Pricing, format_usd
+from .report import token_totals
+
+PER_REQUEST = "per request (catalog)"
+PER_TOKEN_DEFAULTS = "per token from defaults (see cost.py)"
+UNKNOWN_PRICE = "unknown price"
+
+DEFAULT_INPUT_TOKENS = 50  # per request: a typical short prompt
+DEFAULT_SIZE = (1024, 1024)
+# OpenAI's published output tokens per image (see the module docstring).
+GPT_IMAGE_OUTPUT_TOKENS: Mapping[str, Mapping[tuple[int, int], int]] = {
+    "low": {(1024, 1024): 272, (1024, 1536): 408, (1536, 1024): 400},
+    "medium": {(1024, 1024): 1056, (1024, 1536): 1584, (1536, 1024): 1568},
+    "high": {(1024, 1024): 4160, (1024, 1536): 6240, (1536, 1024): 6208},
+}
+_QUALITY_ALIASES = {"low": "low", "medium": "medium", "high": "high", "hd": "high"}
+_GPT_IMAGE_PREFIXES = ("gpt-image", "chatgpt-image")
+# "1536x1024", also the multiplication sign and Alibaba's "1328*1328".
+_SIZE = re.compile(r"(\d{1,6})\s*[xX*\N{MULTIPLICATION SIGN}]\s*(\d{1,6})", re.ASCII)
+
+Basis = Literal["request", "token"]
+
+
+def per_token_from_history(jobs: int) -> str:
+    """The method of an estimate made from ``jobs`` past jobs of the model."""
+    return f"per token from {jobs} past job{'s' if jobs != 1 else ''} of this model"
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """An estimated cost in USD (``None``: could not be priced) and how it was made: one of
+    :data:`PER_REQUEST`, :func:`per_token_from_history`, :data:`PER_TOKEN_DEFAULTS`,
+    :data:`UNKNOWN_PRICE`."""
+
+    usd: float | None
+    method: str
+
+
+# --- pricing rules ----------------------------------------------------------------------
+
+
+def _usable_pricing(model: str, catalog: Catalog) -> Pricing | None:
+    info = catalog.get(model)
+    if info is None or info.pricing is None or not info.pricing.is_usd:
+        return None
+    return info.pricing
+
+
+def _basis(pricing: Pricing) -> Basis | None:
+    """How a model is charged: a positive per-request price wins, then token prices."""
+    if pricing.per_request is not None and (
+        pricing.per_request > 0 or not pricing.has_token_prices
+    ):
+        return "request"
+    if pricing.has_token_prices:
+        return "token"
+    return None  # per second only: nothing in an image request says how many seconds
+
+
+def _token_cost(pricing: Pricing, *, input_tokens: float, output_tokens: float) -> float:
+    # A missing side of a token price counts as free: catalogs list image models with only
+    # an output price, and the text input of an image request is a rounding error.
+    input_price = pricing.input_per_million or 0.0
+    output_price = pricing.output_per_million or 0.0
+    return (input_tokens * input_price + output_tokens * output_price) / 1_000_000
+
+
+# --- estimating -------------------------------------------------------------------------
+
+
+def estimate_job(
+    model: str,
+    request: Mapping[str, Any],
+    *,
+    requests: int,
+    images: int,
+    catalog: Catalog,
+    history: Mapping[str, Sequence[Mapping[str, int]]],
+) -> Estimate:
+    """The cost of one job that sends ``requests`` requests for ``images`` images.
+
+    Per-request models: ``requests`` times the price. Token-priced models: the mean tokens
+    per image of ``history[model]`` times ``images``, else the documented GPT image
+    defaults (module docstring), else unknown.
+    """
+    pricing = _usable_pricing(model, catalog)
+    basis = _basis(pricing) if pricing is not None else None
+    if pricing is None or basis is None:
+        return Estimate(None, UNKNOWN_PRICE)
+    if basis == "request":
+        return Estimate(requests * (pricing.per_request or 0.0), PER_REQUEST)
+    past = _mean_tokens_per_image(history.get(model, ()))
+    if past is not None:
+        jobs, input_per_image, output_per_image = past
+        usd = _token_cost(
+            pricing,
+            input_tokens=input_per_image * images,
+            output_tokens=output_per_image * images,
+        )
+        return Estimate(usd, per_token_from_history(jobs))
+    default_per_image = default_output_tokens(model, request)
+    if default_per_image is None:
+        return Estimate(None, UNKNOWN_PRICE)
+    usd = _token_cost(
+        pricing,
+        input_tokens=DEFAULT_INPUT_TOKENS * requests,
+        output_tokens=default_per_image * images,
+    )
+    return Estimate(usd, PER_TOKEN_DEFAULTS)
+
+
+def _mean_tokens_per_image(
+    entries: Sequence[Mapping[str, int]],
+) -> tuple[int, float, float] | None:
+    """(jobs used, mean input tokens per image, mean output tokens per image), or ``None``.
+
+    Entries that report no tokens at all (a provider that sent no usage) are left out.
+    """
+    jobs = images = input_tokens = output_tokens = 0
+    for entry in entries:
+        totals = token_totals(entry)
+        if not totals or not totals["total_tokens"]:
+            continue
+        count = entry.get("images", 1)
+        jobs += 1
+        images += count if isinstance(count, int) and count > 0 else 1
+        input_tokens += totals["input_tokens"]
+        # Some gateways report only the total: the rest of it is output.
+        output_tokens += totals["output_tokens"] or totals["total_tokens"] - totals["input_tokens"]
+    if not jobs:
+        return None
+    return jobs, input_tokens / images, output_tokens / images
+
+
+def default_output_tokens(model: str, request: Mapping[str, Any]) -> int | None:
+    """Output tokens per image from OpenAI's table (GPT image models only, else ``None``)."""
+    if not model.lower().startswith(_GPT_IMAGE_PREFIXES):
+        return None
+    quality = _QUALITY_ALIASES.get(str(request.get("quality") or "").lower(), "medium")
+    table = GPT_IMAGE_OUTPUT_TOKENS[quality]
+    size = parse_size(request.get("size"))
+    if size in table:
+        return table[size]
+    width, height = size
+    return round(table[DEFAULT_SIZE] * width * height / (DEFAULT_SIZE[0] * DEFAULT_SIZE[1]))
+
+
+def parse_size(value: object) -> tuple[int, int]:
+    """``(width, height)`` of a ``size`` field like ``"1536x1024"``; 1024x1024 for
+    ``auto``, absent or unreadable values (those are GPT image's default size)."""
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or not int(match[1]) or not int(match[2]):
+        return DEFAULT_SIZE
+    return int(match[1]), int(match[2])
+
+
+def estimate_run(
+    jobs: Iterable[tuple[str, Mapping[str, Any], int, int]],
+    *,
+    catalog: Catalog,
+    history: Mapping[str, Sequence[Mapping[str, int]]],
+) -> tuple[float, dict[str, tuple[int, Estimate]]]:
+    """Estimate jobs given as ``(model, request, requests, images)`` and group them by model.
+
+    Returns the total of what could be priced and, per model in first-seen order, the
+    number of jobs and their summed estimate (``usd`` ``None`` if any job of the model
+    could not be priced): the input of :func:`format_estimate`.
+    """
+    per_model: dict[str, tuple[int, Estimate]] = {}
+    for model, request, requests, images in jobs:
+        estimate = estimate_job(
+            model, request, requests=requests, images=images, catalog=catalog, history=history
+        )
+        count, so_far = per_model.get(model, (0, Estimate(0.0, estimate.method)))
+        usd = None if so_far.usd is None or estimate.usd is None else so_far.usd + estimate.usd
+        per_model[model] = (count + 1, Estimate(usd, estimate.method))
+    total = sum(estimate.usd or 0.0 for _, estimate in per_model.values())
+    return total, per_model
+
+
+def format_estimate(total_usd: float, per_model: Mapping[str, tuple[int, Estimate]]) -> str:
+    """The dry run's cost line, e.g. ``estimated cost: $1.23 (gpt-image-2: 12 jobs, per
+    token from defaults; mj_fast_imagine: 3 jobs, per request)``. When some model could not
+    be priced the total is a lower bound and says so ("at least")."""
+    if not per_model:
+        return "estimated cost: $0.00 (no jobs to run)"
+    unpriced = any(estimate.usd is None for _, estimate in per_model.values())
+    parts = [
+        f"{model}: {count} job{'s' if count != 1 else ''}, {_short_method(estimate.method)}"
+        for model, (count, estimate) in per_model.items()
+    ]
+    bound = "at least " if unpriced else ""
+    return f"estimated cost: {bound}{format_usd(total_usd)} ({'; '.join(parts)})"
+
+
+def _short_method(method: str) -> str:
+    for tail in (" (catalog)", " (see cost.py)", " of this model"):
+        method = method.removesuffix(tail)
+    return method
+
+
+# --- actual cost ------------------------------------------------------------------------
+
+
+def cost_of_usage(
+    model: str, usage: Mapping[str, int] | None, *, requests: int, catalog: Catalog
+) -> float | None:
+    """What a job cost: ``requests`` times the per-request price, or the reported usage
+    (OpenAI or chat-style token names) times the token prices. ``None`` when the model is
+    not priced in USD, or is token-priced and no usage was reported.
+    """
+    pricing = _usable_pricing(model, catalog)
+    basis = _basis(pricing) if pricing is not None else None
+    if pricing is None or basis is None:
+        return None
+    if basis == "request":
+        return requests * (pricing.per_request or 0.0)
+    totals = token_totals(usage)
+    if not totals or not totals["total_tokens"]:
+        return None
+    output_tokens = totals["output_tokens"] or totals["total_tokens"] - totals["input_tokens"]
+    return _token_cost(pricing, input_tokens=totals["input_tokens"], output_tokens=output_tokens)
+
+
+# --- the budget -------------------------------------------------------------------------
+
+# Sums of float prices drift by a few ulps; a job that fits exactly must not be refused.
+_TOLERANCE = 1e-9
+
+
+@dataclass(slots=True)
+class Budget:
+    """The ``--max-cost`` ledger: what was spent, what jobs in flight are expected to cost.
+
+    The runner asks :meth:`can_start` before dispatching a job, calls :meth:`start` when
+    it does and :meth:`finish` when the job ends. A job whose price is unknown counts as
+    free (refusing it would make unknown prices block every run) but is counted in
+    ``unpriced_jobs`` so that the summary can say the limit may be exceeded.
+    """
+
+    limit_usd: float
+    spent_usd: float = 0.0
+    committed_usd: float = 0.0  # the estimates of the jobs in flight
+    unpriced_jobs: int = 0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.limit_usd) or self.limit_usd < 0:
+            raise ValueError(f"the cost limit must be a non-negative amount, not {self.limit_usd}")
+
+    @property
+    def remaining_usd(self) -> float:
+        """What is left once every job in flight has cost its estimate (never negative)."""
+        return max(self.limit_usd - self.spent_usd - self.committed_usd, 0.0)
+
+    def can_start(self, estimate_usd: float | None) -> bool:
+        """Whether a job estimated at ``estimate_usd`` fits in what is left."""
+        expected = self.spent_usd + self.committed_usd + (estimate_usd or 0.0)
+        return expected <= self.limit_usd + _TOLERANCE
+
+    def start(self, estimate_usd: float | None) -> None:
+        """Record that a job estimated at ``estimate_usd`` was dispatched."""
+        if estimate_usd is None:
+            self.unpriced_jobs += 1
+        else:
+            self.committed_usd += estimate_usd
+
+    def finish(self, estimate_usd: float | None, actual_usd: float | None) -> None:
+        """Record that a job ended: its estimate leaves ``committed_usd`` and its actual
+        cost (else its estimate) joins ``spent_usd``. Pass the same estimate as to
+        :meth:`start`."""
+        self.committed_usd = max(self.committed_usd - (estimate_usd or 0.0), 0.0)
+        cost = actual_usd if actual_usd is not None else estimate_usd
+        self.spent_usd += cost or 0.0
+
+    def describe(self) -> str:
+        """One line for the summary, e.g. ``cost: $4.10 of $5.00 limit``."""
+        line = f"cost: {format_usd(self.spent_usd)} of {format_usd(self.limit_usd)} limit"
+        if self.committed_usd > _TOLERANCE:
+            line += f", {format_usd(self.committed_usd)} in flight"
+        if self.unpriced_jobs:
+            jobs = f"{self.unpriced_jobs} job{'s' if self.unpriced_jobs != 1 else ''}"
+            line += f" ({jobs} could not be priced and counted as free)"
+        return line
