@@ -248,6 +248,10 @@ def format_usd(amount: float) -> str:
     """Dollars for people: ``$1.23``, ``$1,234.50``, and three significant digits below $1
     (``$0.168``, ``$0.0042``) so that per-image prices do not round to ``$0.00``.
     """
+    if not math.isfinite(amount):
+        return f"${amount}"
+    if amount < 0:
+        return "-" + format_usd(-amount)
     if amount >= 1 or amount == 0:
         return f"${amount:,.2f}"
     decimals = min(max(2, 2 - math.floor(math.log10(amount))), 8)

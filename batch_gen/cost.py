@@ -283,13 +283,15 @@ class Budget:
     The runner asks :meth:`can_start` before dispatching a job, calls :meth:`start` when
     it does and :meth:`finish` when the job ends. A job whose price is unknown counts as
     free (refusing it would make unknown prices block every run) but is counted in
-    ``unpriced_jobs`` so that the summary can say the limit may be exceeded.
+    ``unpriced_jobs`` so that the summary can say the limit may be exceeded. ``in_flight``
+    counts jobs started and not finished. Not thread-safe: call it from the event loop.
     """
 
     limit_usd: float
     spent_usd: float = 0.0
     committed_usd: float = 0.0  # the estimates of the jobs in flight
     unpriced_jobs: int = 0
+    in_flight: int = 0
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.limit_usd) or self.limit_usd < 0:
@@ -307,6 +309,7 @@ class Budget:
 
     def start(self, estimate_usd: float | None) -> None:
         """Record that a job estimated at ``estimate_usd`` was dispatched."""
+        self.in_flight += 1
         if estimate_usd is None:
             self.unpriced_jobs += 1
         else:
@@ -314,9 +317,14 @@ class Budget:
 
     def finish(self, estimate_usd: float | None, actual_usd: float | None) -> None:
         """Record that a job ended: its estimate leaves ``committed_usd`` and its actual
-        cost (else its estimate) joins ``spent_usd``. Pass the same estimate as to
-        :meth:`start`."""
-        self.committed_usd = max(self.committed_usd - (estimate_usd or 0.0), 0.0)
+        cost joins ``spent_usd``. Pass the same estimate as to :meth:`start`; pass
+        ``actual_usd`` ``None`` when the cost is not known (the estimate is booked instead,
+        the cautious choice for a request that may have been billed) and ``0.0`` for a job
+        the provider refused without charging."""
+        self.in_flight = max(self.in_flight - 1, 0)
+        # With nothing in flight nothing is committed: drop the residue of float subtraction.
+        committed = self.committed_usd - (estimate_usd or 0.0) if self.in_flight else 0.0
+        self.committed_usd = max(committed, 0.0)
         cost = actual_usd if actual_usd is not None else estimate_usd
         self.spent_usd += cost or 0.0
 

@@ -34,7 +34,8 @@ from yaml.reader import ReaderError
 from batch_gen import keys, routing
 from batch_gen.errors import ManifestError, Problem
 from batch_gen.gcpause import gc_paused
-from batch_gen.models import DEFAULT_FILENAME, Job, Manifest, OutputSpec, RunDefaults
+from batch_gen.models import DEFAULT_FILENAME, InputFile, Job, Manifest, OutputSpec, RunDefaults
+from batch_gen.output import sniff_format
 
 DEFAULT_MODEL = "gpt-image-2"  # used when neither the job nor the defaults name a model
 DEFAULT_PROVIDER = "cometapi"
@@ -110,7 +111,30 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
+def _paths(value: Any) -> str | None:
+    files = [value] if isinstance(value, str) else value
+    if isinstance(files, list) and files and all(_non_empty_string(f) is None for f in files):
+        return None
+    return f"must be a file path or a list of them, got {_describe(value)}"
+
+
+def _upscales(value: Any) -> str | None:
+    if (
+        isinstance(value, list)
+        and value
+        and all(_is_int(item) and 1 <= item <= 4 for item in value)
+        and len(set(value)) == len(value)
+    ):
+        return None
+    return f"must be a list of different grid positions from 1 to 4, got {_describe(value)}"
+
+
 REQUEST_CHECKS: Final[Mapping[str, Check]] = {
+    "api": _one_of(*routing.API_NAMES),
+    "image": _paths,
+    "mask": _non_empty_string,
+    "upscale": _upscales,
+    "action": _one_of(*routing.BRIA_ACTIONS),
     "model": _non_empty_string,
     "size": _non_empty_string,
     "quality": _non_empty_string,
@@ -124,6 +148,17 @@ REQUEST_CHECKS: Final[Mapping[str, Check]] = {
     "n": _int_between(1, MAX_N),
 }
 _INT_FIELDS = frozenset({"n", "output_compression"})  # CSV cells parsed as integers
+_LIST_FIELDS = frozenset({"image", "upscale"})  # CSV cells holding ';'-separated lists
+
+
+def _csv_list(name: str, cell: str) -> Any:
+    """``a.png;b.png`` → a list of paths; ``1;3`` → [1, 3] (left as text if not numbers,
+    for the field's check to report)."""
+    items = [item.strip() for item in cell.split(";") if item.strip()]
+    if name == "upscale":
+        return [int(item) if _INT_TEXT.fullmatch(item) else item for item in items]
+    return items[0] if len(items) == 1 else items
+
 
 _RUN_CHECKS: Final[Mapping[str, Check]] = {
     "concurrency": _int_between(1),
@@ -322,7 +357,13 @@ def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
 
     with gc_paused():  # 100,000 jobs are millions of long-lived objects without cycles
         document = _read_csv(text, report) if suffix == ".csv" else _read_yaml(text, report)
-        jobs = _build_jobs(document.jobs, document.defaults, provider=provider, report=report)
+        jobs = _build_jobs(
+            document.jobs,
+            document.defaults,
+            provider=provider,
+            base_dir=path.parent,
+            report=report,
+        )
     if report.problems:
         raise ManifestError(report.in_file_order())
     output_dir = Path(document.output_dir) if document.output_dir else Path("output", path.stem)
@@ -363,11 +404,17 @@ def _decode(data: bytes, report: _Report) -> str | None:
 
 
 def _build_jobs(
-    raw_jobs: Sequence[_RawJob], defaults: _Request, *, provider: str, report: _Report
+    raw_jobs: Sequence[_RawJob],
+    defaults: _Request,
+    *,
+    provider: str,
+    base_dir: Path,
+    report: _Report,
 ) -> list[Job]:
     """Check each raw job and build the valid ones; duplicates are reported on the later job."""
     jobs: list[Job] = []
     seen: dict[str, tuple[str, int]] = {}  # casefolded id -> (id, line)
+    files = _InputReader(base_dir)
     for index, raw in enumerate(raw_jobs, start=1):
         before = report.count
         written = {setting.name: setting for setting in raw.settings}
@@ -380,18 +427,114 @@ def _build_jobs(
             continue
         merged = _merge(defaults, request)
         route = routing.route_for(str(merged["model"]), merged)
-        key = keys.job_key(
-            provider=provider, api=route.api, endpoint=route.endpoint, prompt=prompt, request=merged
-        )
-        jobs.append(Job(job_id, index, prompt, merged, route.api, key, raw.line))
+        inputs = _inputs(merged, raw, written, files, report)
+        for name, message in routing.route_problems(route, merged, images=_image_count(merged)):
+            setting = written.get(name)
+            report.add(setting.line if setting else raw.line, name, message)
+        if report.count > before or inputs is None:
+            continue
+        # The route replaces ``api``; input files enter the key by content, not by path,
+        # so moving a reference image does not run the job again, but editing it does.
+        for name in ("api", "image", "mask"):
+            merged.pop(name, None)
+        key = _key(provider, route, prompt, merged, inputs)
+        images = routing.images_for(route, merged)
+        jobs.append(Job(job_id, index, prompt, merged, route.api, key, raw.line, inputs, images))
     return jobs
 
 
-def _key(provider: str, prompt: str, request: Mapping[str, Any]) -> str:
-    route = routing.route_for(str(request["model"]), request)
+def _key(
+    provider: str,
+    route: routing.Route,
+    prompt: str,
+    request: Mapping[str, Any],
+    inputs: Sequence[InputFile],
+) -> str:
     return keys.job_key(
-        provider=provider, api=route.api, endpoint=route.endpoint, prompt=prompt, request=request
+        provider=provider,
+        api=route.api,
+        endpoint=route.endpoint,
+        prompt=prompt,
+        request=request,
+        inputs={f"{item.role}[{number}]": item.sha256 for number, item in enumerate(inputs)},
     )
+
+
+def _image_count(request: Mapping[str, Any]) -> int:
+    image = request.get("image")
+    return 0 if not image else 1 if isinstance(image, str) else len(image)
+
+
+# Input size limits (PROTOCOLS.md: GPT image inputs < 50 MB each, masks < 4 MB).
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+MAX_MASK_BYTES = 4 * 1024 * 1024
+
+
+class _InputReader:
+    """Reads and hashes input files once each, however many jobs share them."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self._seen: dict[Path, tuple[str, int, str | None] | str] = {}
+
+    def read(self, written: str) -> tuple[Path, str, int, str | None] | str:
+        """(path, sha256, bytes, format) or a complaint."""
+        path = (self.base_dir / written).resolve()
+        found = self._seen.get(path)
+        if found is None:
+            found = self._seen[path] = self._load(path)
+        if isinstance(found, str):
+            return found
+        return (path, *found)
+
+    @staticmethod
+    def _load(path: Path) -> tuple[str, int, str | None] | str:
+        try:
+            size = path.stat().st_size
+            if size > MAX_INPUT_BYTES:
+                return f"{path} is {size / 1e6:.0f} MB, over the 50 MB input limit"
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return f"no such file: {path}"
+        except IsADirectoryError:
+            return f"{path} is a folder, not an image"
+        except OSError as exc:
+            return f"cannot read {path}: {exc.strerror or exc}"
+        return hashlib.sha256(data).hexdigest(), len(data), sniff_format(data)
+
+
+def _inputs(
+    request: Mapping[str, Any],
+    raw: _RawJob,
+    written: Mapping[str, _Setting],
+    files: _InputReader,
+    report: _Report,
+) -> tuple[InputFile, ...] | None:
+    """The job's input files (images, then the mask), checked; None if any is unusable."""
+    image = request.get("image") or []
+    wanted = [("image", name) for name in ([image] if isinstance(image, str) else image)]
+    if request.get("mask"):
+        wanted.append(("mask", request["mask"]))
+    inputs: list[InputFile] = []
+    ok = True
+    for role, name in wanted:
+        setting = written.get(role)
+        line = setting.line if setting else raw.line
+        found = files.read(name)
+        if isinstance(found, str):
+            report.add(line, role, found)
+            ok = False
+            continue
+        path, digest, size, fmt = found
+        if fmt is None:
+            report.add(line, role, f"{path} is not a PNG, JPEG, WebP or GIF image")
+            ok = False
+        elif role == "mask" and (fmt != "png" or size > MAX_MASK_BYTES):
+            report.add(line, role, f"{path}: a mask must be a PNG under 4 MB")
+            ok = False
+        else:
+            inputs.append(InputFile(role, path, digest, size, fmt))
+    return tuple(inputs) if ok else None
 
 
 def with_provider(manifest: Manifest, provider: str) -> Manifest:
@@ -401,7 +544,16 @@ def with_provider(manifest: Manifest, provider: str) -> Manifest:
     offline run) only after the manifest has told it where the output folder is.
     """
     jobs = tuple(
-        dataclasses.replace(job, key=_key(provider, job.prompt, job.request))
+        dataclasses.replace(
+            job,
+            key=_key(
+                provider,
+                routing.ROUTES[job.api],
+                job.prompt,
+                job.request,
+                job.inputs,
+            ),
+        )
         for job in manifest.jobs
     )
     return dataclasses.replace(manifest, jobs=jobs)
@@ -922,6 +1074,8 @@ def _csv_job(line: int, cells: list[str], columns: list[str | None], report: _Re
             params.append(_Setting(name.removeprefix(_CSV_PARAMS_PREFIX), cell.strip(), line))
         elif name in _INT_FIELDS and not _INT_TEXT.fullmatch(cell):
             report.add(line, name, f"must be an integer, got {cell.strip()!r}")
+        elif name in _LIST_FIELDS:
+            settings.append(_Setting(name, _csv_list(name, cell), line))
         else:
             value = int(cell) if name in _INT_FIELDS else cell.strip()
             settings.append(_Setting(name, value, line))

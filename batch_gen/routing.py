@@ -42,6 +42,12 @@ API_NAMES: Mapping[str, Route] = {
     "bria": BRIA,
 }
 
+#: Every route by its ``api`` (the name recorded on each job).
+ROUTES: Mapping[str, Route] = {
+    route.api: route
+    for route in (OPENAI_GENERATIONS, OPENAI_EDITS, GEMINI, MIDJOURNEY, FLUX, BRIA, BRIA_EDIT)
+}
+
 BRIA_ACTIONS = (
     "erase",
     "gen_fill",

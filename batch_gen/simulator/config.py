@@ -76,6 +76,10 @@ _BILLED_FAULTS = frozenset(
 )
 
 
+MJ_SUBMIT_CODES: frozenset[int] = frozenset({1, 4, 21, 22, 23, 24})
+"""Submit codes an MJ script may name (midjourney-proxy's ``ReturnCode`` values)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimulatorConfig:
     """Every knob of the simulator. Probabilities are per generation request, in [0, 1],
@@ -125,7 +129,52 @@ class SimulatorConfig:
     scripts: Mapping[str, Sequence[str]] = field(default_factory=dict, hash=False)
     """Per-prompt fault scripts: for a prompt containing a key, its k-th request meets the
     k-th fault name (a :class:`Fault` value), then "ok" once the script is exhausted. The
-    first matching key wins. Scripts take precedence over probabilities."""
+    first matching key wins. Scripts take precedence over probabilities. They apply to
+    every request that carries a prompt and does upstream work: generations, edits, Gemini
+    and task submits (MJ imagine and action, Flux, Bria); never to polls or downloads."""
+
+    max_image_side: int = 1024
+    """Long side of images whose size a request gives only as an aspect ratio or tier
+    (Gemini ``imageSize`` 1K/2K/4K, Bria, Flux ultra/kontext, qwen-image-edit): 1K is
+    1024, 2K 2048, 4K 4096, each capped here to keep renders cheap."""
+
+    gemini_no_image_word: str | None = "no-image-please"
+    """A Gemini prompt containing this answers 200 with ``finishReason: IMAGE_SAFETY`` and
+    text only (the trigger word instead gives ``promptFeedback.blockReason: SAFETY``)."""
+
+    mj_task_seconds: float = 0.6
+    """Time a Midjourney task takes from submit to SUCCESS in fast mode (turbo half of it,
+    relax twice); progress is read off the clock, so clients must poll."""
+    mj_fail_word: str | None = "mj-fail"
+    """An MJ prompt containing this ends in FAILURE with a failReason."""
+    mj_p21: float = 0.0
+    """Probability that an imagine submit answers code 21 (already exists)."""
+    mj_p22: float = 0.0
+    """Probability that an imagine submit answers code 22 (queued; the task starts late)."""
+    mj_p23: float = 0.0
+    """Probability that an imagine submit answers code 23 (queue full; nothing created)."""
+    mj_scripts: Mapping[str, Sequence[int]] = field(default_factory=dict, hash=False)
+    """Per-prompt imagine submit codes, like :attr:`scripts`: for a prompt containing a
+    key, its k-th imagine submit answers the k-th code (1, 4, 21, 22, 23 or 24), then 1."""
+
+    flux_task_seconds: float = 0.6
+    """Time a Flux task stays Pending before it is Ready (or moderated / Error)."""
+    flux_sample_ttl: float = 600.0
+    """Seconds a Flux ``result.sample`` URL stays downloadable after the task is Ready."""
+    flux_moderate_word: str | None = "flux-moderate"
+    """A Flux prompt containing this ends as ``Content Moderated`` (the trigger word gives
+    ``Request Moderated``)."""
+    flux_error_word: str | None = "flux-error"
+    """A Flux prompt containing this ends as ``Error``."""
+
+    bria_task_seconds: float = 0.6
+    """Time a Bria edit stays IN_PROGRESS."""
+    bria_error_word: str | None = "bria-fail"
+    """A Bria edit whose prompt or image URL contains this ends as ERROR."""
+
+    task_ttl: float = 900.0
+    """Seconds after submit until a Flux or Bria task is forgotten (Flux answers ``Task not
+    found``, Bria 404). Midjourney tasks never expire (``/mj/image/{id}`` is stable)."""
 
     def __post_init__(self) -> None:
         # Accept plain strings for the enum fields (as argparse and tests naturally give)
@@ -144,6 +193,15 @@ class SimulatorConfig:
                 choices = ", ".join(f.value for f in Fault)
                 raise ValueError(f"script {key!r}: {exc}; choose from {choices}") from None
         object.__setattr__(self, "scripts", MappingProxyType(scripts))
+        mj_scripts: dict[str, tuple[int, ...]] = {}
+        for key, codes in self.mj_scripts.items():
+            if not key:
+                raise ValueError("mj_scripts keys must be non-empty")
+            if isinstance(codes, str | bytes) or any(code not in MJ_SUBMIT_CODES for code in codes):
+                choices = ", ".join(str(code) for code in sorted(MJ_SUBMIT_CODES))
+                raise ValueError(f"mj_scripts {key!r} must be a sequence of codes from {choices}")
+            mj_scripts[key] = tuple(codes)
+        object.__setattr__(self, "mj_scripts", MappingProxyType(mj_scripts))
 
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
@@ -153,6 +211,21 @@ class SimulatorConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        for name in (
+            "mj_task_seconds",
+            "flux_task_seconds",
+            "flux_sample_ttl",
+            "bria_task_seconds",
+            "task_ttl",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        mj_probabilities = (self.mj_p21, self.mj_p22, self.mj_p23)
+        if not all(0.0 <= p <= 1.0 for p in mj_probabilities) or sum(mj_probabilities) > 1 + 1e-9:
+            raise ValueError("mj_p21, mj_p22 and mj_p23 must be in [0, 1] and sum to at most 1")
+        if not 16 <= self.max_image_side <= 4096:
+            raise ValueError(f"max_image_side must be in 16..4096, got {self.max_image_side}")
         for name, value in self.fault_probabilities():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"probability for {name} must be in [0, 1], got {value}")

@@ -20,6 +20,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from batch_gen.simulator.config import ImageMode
 
@@ -46,6 +47,9 @@ class ImageSpec:
     format: ImageFormat
     mode: ImageMode
     variant: int
+    grid: bool = False
+    """A 2x2 grid of four pictures (variants ``variant`` to ``variant + 3``), as a
+    Midjourney imagine result is; each cell is half the width and height."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,35 +96,18 @@ def render(spec: ImageSpec) -> EncodedImage:
     Deterministic: the same spec always gives the same bytes. CPU-bound (tens of ms for a
     1024x1024 photo PNG), so call it from a worker thread when inside an event loop.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if spec.width < 1 or spec.height < 1:
         raise ValueError(f"image size must be positive, got {spec.width}x{spec.height}")
-    rng = random.Random(f"{spec.variant}:{spec.width}x{spec.height}:{spec.mode}")
-    size = (spec.width, spec.height)
-
-    # Three ramps in different directions make a smooth colour field; the variant rotates
-    # which ramp feeds which channel so variants differ at a glance.
-    ramp = Image.linear_gradient("L").resize(size)
-    channels = [
-        ramp,
-        ramp.transpose(Image.Transpose.ROTATE_90).resize(size),
-        ramp.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
-    ]
-    shift = spec.variant % 3
-    gradient = Image.merge("RGB", tuple(channels[shift:] + channels[:shift]))
-    # Low-frequency "blobs": a tiny random image upscaled smoothly, like soft photo content.
-    blobs = Image.frombytes("RGB", (6, 6), rng.randbytes(6 * 6 * 3)).resize(
-        size, Image.Resampling.BICUBIC
-    )
-    picture = Image.blend(gradient, blobs, 0.6)
-    if spec.mode is ImageMode.PHOTO:
-        grain = Image.frombytes("RGB", size, rng.randbytes(spec.width * spec.height * 3))
-        picture = Image.blend(picture, grain, _PHOTO_NOISE_WEIGHT)
+    if spec.grid:
+        picture = Image.new("RGB", (spec.width, spec.height))
+        cell_width, cell_height = max(1, spec.width // 2), max(1, spec.height // 2)
+        for index in range(4):
+            cell = _picture(cell_width, cell_height, spec.mode, spec.variant + index)
+            picture.paste(cell, ((index % 2) * cell_width, (index // 2) * cell_height))
     else:
-        # 16 levels per channel turn the smooth field into flat bands that PNG compresses
-        # ~6x better (a 1024x1024 PNG is ~70 kB instead of ~400 kB).
-        picture = ImageOps.posterize(picture, 4)
+        picture = _picture(spec.width, spec.height, spec.mode, spec.variant)
 
     buffer = io.BytesIO()
     if spec.format is ImageFormat.PNG:
@@ -131,6 +118,36 @@ def render(spec: ImageSpec) -> EncodedImage:
         picture.save(buffer, format="WEBP", quality=_WEBP_QUALITY)
     data = buffer.getvalue()
     return EncodedImage(spec=spec, data=data, b64=base64.b64encode(data))
+
+
+def _picture(width: int, height: int, mode: ImageMode, variant: int) -> Any:
+    """One synthesized picture as a Pillow RGB image."""
+    from PIL import Image, ImageOps
+
+    rng = random.Random(f"{variant}:{width}x{height}:{mode}")
+    size = (width, height)
+
+    # Three ramps in different directions make a smooth colour field; the variant rotates
+    # which ramp feeds which channel so variants differ at a glance.
+    ramp = Image.linear_gradient("L").resize(size)
+    channels = [
+        ramp,
+        ramp.transpose(Image.Transpose.ROTATE_90).resize(size),
+        ramp.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+    ]
+    shift = variant % 3
+    gradient = Image.merge("RGB", tuple(channels[shift:] + channels[:shift]))
+    # Low-frequency "blobs": a tiny random image upscaled smoothly, like soft photo content.
+    blobs = Image.frombytes("RGB", (6, 6), rng.randbytes(6 * 6 * 3)).resize(
+        size, Image.Resampling.BICUBIC
+    )
+    picture = Image.blend(gradient, blobs, 0.6)
+    if mode is ImageMode.PHOTO:
+        grain = Image.frombytes("RGB", size, rng.randbytes(width * height * 3))
+        return Image.blend(picture, grain, _PHOTO_NOISE_WEIGHT)
+    # 16 levels per channel turn the smooth field into flat bands that PNG compresses
+    # ~6x better (a 1024x1024 PNG is ~70 kB instead of ~400 kB).
+    return ImageOps.posterize(picture, 4)
 
 
 class ImageCache:
