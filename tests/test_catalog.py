@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Awaitable, Callable
@@ -63,7 +64,7 @@ CHAT = {"id": "gpt-5", "model_type": "text"}  # optional fields missing
 DOCUMENT = {"success": True, "page": 0, "page_size": 0, "total": 3, "data": [GPT_IMAGE_2, MJ, CHAT]}
 
 
-def _catalog(*records: dict[str, Any]) -> Catalog:
+def _catalog(*records: object) -> Catalog:
     return parse_catalog({"success": True, "data": list(records)}, fetched_at=0.0, source="test")
 
 
@@ -227,6 +228,9 @@ def test_of_type_filters_ignoring_case_and_sorts_by_id() -> None:
         (0.04224, "$0.0422"),
         (0.004, "$0.004"),
         (0.000012, "$0.000012"),
+        (0.9999, "$1.00"),
+        (-0.5, "-$0.50"),
+        (float("nan"), "$nan"),
     ],
 )
 def test_format_usd(amount: float, text: str) -> None:
@@ -444,6 +448,25 @@ async def test_an_html_page_means_a_wrong_base_url(aiohttp_server: AiohttpServer
             await fetch_catalog(session, str(server.make_url("")))
         with pytest.raises(ConfigurationError, match=f"{base_url}/api/models answered HTTP 404"):
             await fetch_catalog(session, base_url)
+
+
+async def test_a_silent_server_times_out_with_the_url(aiohttp_server: AiohttpServer) -> None:
+    """No answer within the timeout: a ConfigurationError naming the URL and the limit."""
+
+    async def silent(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response(DOCUMENT)
+
+    app = web.Application()
+    app.router.add_get("/api/models", silent)
+    server = await aiohttp_server(app)
+    base_url = str(server.make_url("")).rstrip("/")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ConfigurationError) as caught:
+            await fetch_catalog(session, base_url, timeout=0.1)
+    assert str(caught.value) == (
+        f"cannot fetch the model catalog from {base_url}/api/models: no answer within 0.1 s"
+    )
 
 
 async def test_a_refused_connection_names_the_url() -> None:
