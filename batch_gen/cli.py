@@ -44,6 +44,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _money(text: str) -> float:
+    try:
+        value = float(text.lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an amount in USD: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -80,11 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-fast", action="store_true", help="stop after the first failure")
     run.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
+    run.add_argument(
+        "--max-cost", type=_money, metavar="USD", help="stop before the cost would exceed USD"
+    )
+    run.add_argument(
+        "--no-catalog", action="store_true", help="skip the model catalog (no model check)"
+    )
+    run.add_argument(
+        "--poll-interval", type=_seconds, help="seconds between polls of a task (default 3)"
+    )
+    run.add_argument(
+        "--task-timeout", type=_seconds, help="give up polling a task after this (default 1800)"
+    )
 
     status = commands.add_parser("status", help="show where each job of a manifest stands")
     status.add_argument("manifest", type=Path)
     status.add_argument("--output", type=Path, help="output folder, if the run used --output")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    models = commands.add_parser("models", help="list models and prices from the catalog")
+    models.add_argument("--type", help="only this model type (image, text, ...)")
+    models.add_argument("--json", action="store_true", help="machine-readable output")
+    models.add_argument("--refresh", action="store_true", help="ignore the day-old cache")
+    models.add_argument("--base-url", help="API base URL (default $COMETAPI_BASE_URL or CometAPI)")
+    models.add_argument("--offline", action="store_true", help="the built-in simulator's models")
 
     simulator = commands.add_parser("simulator", help="serve the CometAPI-compatible simulator")
     add_simulator_arguments(simulator)
@@ -103,7 +132,7 @@ def _only(text: str | None) -> list[str] | None:
 def _run(args: argparse.Namespace) -> int:
     # Imported where needed: asyncio, aiohttp and the runner cost 0.15 s that `status` and
     # dry runs do without.
-    from .dry_run import count_requests, plan_run
+    from .dry_run import count_requests, plan_run, price_plan
     from .report import format_plan, format_summary, report_document
 
     provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
@@ -123,12 +152,18 @@ def _run(args: argparse.Namespace) -> int:
         fail_fast=args.fail_fast,
         report_path=args.report,
         require_key=not args.dry_run,
+        max_cost=args.max_cost,
+        check_models=not args.no_catalog,
+        poll_interval=args.poll_interval,
+        task_timeout=args.task_timeout,
     )
     if args.dry_run:
         with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
             plan = plan_run(manifest, options)
             requests = count_requests(plan, options.output_dir)
             print(format_plan(plan, requests=requests, output_dir=str(options.output_dir)))
+            if options.check_models and plan.to_run:
+                print(price_plan(plan, manifest, options))
         return EXIT_OK
     import asyncio
 
@@ -192,6 +227,26 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
     return read_status(manifest, output_dir), output_dir
 
 
+def _models(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .catalog import format_models, models_to_json
+    from .dry_run import catalog_for
+
+    catalog = asyncio.run(
+        catalog_for(offline=args.offline, base_url=args.base_url, refresh=args.refresh)
+    )
+    models = catalog.of_type(args.type)
+    if args.json:
+        print(json.dumps(models_to_json(models), indent=2))
+    else:
+        print(format_models(models))
+        print(f"{len(models)} models; prices from {catalog.source}", file=sys.stderr)
+    if catalog.warning:
+        print(f"batch_gen: {catalog.warning}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _simulator(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -208,7 +263,7 @@ def _simulator(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m batch_gen`` and the ``batch-gen`` script."""
     args = build_parser().parse_args(argv)
-    handlers = {"run": _run, "status": _status, "simulator": _simulator}
+    handlers = {"run": _run, "status": _status, "models": _models, "simulator": _simulator}
     try:
         return handlers[args.command](args)
     except ManifestError as error:

@@ -50,6 +50,8 @@ class RunOptions:
     max_download_bytes: int = 64 * 1024 * 1024
     poll_interval: float = 3.0  # seconds between polls of a task, growing to 5x
     task_timeout: float = 1800.0  # give up polling a task after this long (per try)
+    max_cost: float | None = None  # USD: stop dispatching before this would be exceeded
+    check_models: bool = True  # refuse models the catalog does not know (--no-catalog)
 
     @property
     def provider(self) -> str:
@@ -94,6 +96,10 @@ def build_options(
     fail_fast: bool = False,
     report_path: Path | None = None,
     require_key: bool = True,
+    max_cost: float | None = None,
+    check_models: bool = True,
+    poll_interval: float | None = None,
+    task_timeout: float | None = None,
 ) -> RunOptions:
     """Merge command line (keyword arguments) over the manifest's ``run:`` over defaults.
 
@@ -104,6 +110,9 @@ def build_options(
     _positive("--rpm", rpm, minimum=0)
     _positive("--max-attempts", max_attempts, minimum=1)
     _positive("--timeout", timeout, minimum=0.001)
+    _positive("--max-cost", max_cost, minimum=0)
+    _positive("--poll-interval", poll_interval, minimum=0)
+    _positive("--task-timeout", task_timeout, minimum=0.001)
     run = manifest.run
     url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
@@ -133,4 +142,8 @@ def build_options(
         fail_fast=fail_fast,
         retry=RetryPolicy(max_attempts=attempts, scale=max(scale, 0.0)),
         report_path=report_path,
+        max_cost=max_cost,
+        check_models=check_models,
+        poll_interval=3.0 if poll_interval is None else poll_interval,
+        task_timeout=1800.0 if task_timeout is None else task_timeout,
     )

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .catalog import Catalog, Pricing, format_usd
+from .models import Job, JobRecord, JobStatus
 from .report import token_totals
 
 PER_REQUEST = "per request (catalog)"
@@ -337,3 +338,32 @@ class Budget:
             jobs = f"{self.unpriced_jobs} job{'s' if self.unpriced_jobs != 1 else ''}"
             line += f" ({jobs} could not be priced and counted as free)"
         return line
+
+
+def history_from(
+    jobs: Iterable[Job], records: Mapping[str, JobRecord]
+) -> dict[str, list[dict[str, int]]]:
+    """Past token usage per model, from the succeeded records of this manifest's jobs:
+    the "similar past jobs" that per-token estimates learn from."""
+    history: dict[str, list[dict[str, int]]] = {}
+    for job in jobs:
+        record = records.get(job.id)
+        if record is None or record.status is not JobStatus.SUCCEEDED or not record.usage:
+            continue
+        usage = {name: value for name, value in record.usage.items() if isinstance(value, int)}
+        history.setdefault(job.model, []).append({**usage, "images": len(record.images) or 1})
+    return history
+
+
+def job_estimate(
+    job: Job,
+    *,
+    requests: int,
+    images: int,
+    catalog: Catalog,
+    history: Mapping[str, Sequence[Mapping[str, int]]],
+) -> Estimate:
+    """:func:`estimate_job` for a manifest job."""
+    return estimate_job(
+        job.model, job.request, requests=requests, images=images, catalog=catalog, history=history
+    )

@@ -66,6 +66,10 @@ class RunSummary:
     aborted: str | None = None  # the message of the error that stopped the run
     stopped_early: bool = False  # --fail-fast
     records: dict[str, JobRecord] = field(default_factory=dict)  # final record per job
+    cost_usd: float = 0.0  # what this run's jobs cost, where the catalog could price them
+    unpriced_jobs: int = 0
+    budget_stop: str | None = None  # why --max-cost stopped dispatching
+    notes: list[str] = field(default_factory=list)
     output_dir: str = ""
 
     @property
@@ -108,6 +112,9 @@ def format_summary(summary: RunSummary) -> str:
         f"  tokens: {summary.tokens.input} in, {summary.tokens.output} out, "
         f"{summary.tokens.total} total",
     ]
+    if summary.cost_usd or summary.unpriced_jobs:
+        unpriced = f" ({summary.unpriced_jobs} jobs not priced)" if summary.unpriced_jobs else ""
+        lines.append(f"  cost: ${summary.cost_usd:.4f} at catalog prices{unpriced}")
     for reason, count in sorted(summary.skipped.items(), key=lambda kv: kv[0].text):
         lines.append(f"  skipped ({reason.text}): {count}")
     if summary.failed:
@@ -122,6 +129,10 @@ def format_summary(summary: RunSummary) -> str:
         lines.append("  interrupted: state saved; run the same command again to resume")
     if summary.aborted:
         lines.append(f"  aborted: {summary.aborted}")
+    if summary.budget_stop:
+        lines.append(f"  {summary.budget_stop}")
+    for note in summary.notes:
+        lines.append(f"  note: {note}")
     if summary.stopped_early:
         lines.append("  stopped after the first failure (--fail-fast)")
     return "\n".join(lines)
@@ -161,6 +172,9 @@ def report_document(summary: RunSummary) -> dict[str, Any]:
             "output": summary.tokens.output,
             "total": summary.tokens.total,
         },
+        "cost_usd": round(summary.cost_usd, 6),
+        "unpriced_jobs": summary.unpriced_jobs,
+        "budget_stop": summary.budget_stop,
         "wall_seconds": round(summary.wall_seconds, 3),
         "interrupted": summary.interrupted,
         "aborted": summary.aborted,

@@ -18,6 +18,7 @@ import functools
 import os
 import secrets
 import signal
+import sys
 import time
 from collections.abc import (
     AsyncIterator,
@@ -36,12 +37,22 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from .catalog import (
+    Catalog,
+    default_cache_dir,
+    fetch_catalog,
+    format_usd,
+    load_catalog,
+)
 from .config import RunOptions
-from .dry_run import files_present
+from .cost import Budget, cost_of_usage, history_from, job_estimate
+from .dry_run import files_present, model_problems
 from .errors import (
     BadResponseError,
+    ConfigurationError,
     DownloadError,
     FatalProviderError,
+    ManifestError,
     ProviderError,
     RateLimitError,
     TaskTimeoutError,
@@ -163,6 +174,10 @@ class _Run:
         # workers, so a worker goes on to its next request at once; this bounds how many
         # jobs may wait to be finished.
         self._finishing = asyncio.Semaphore(4 * options.concurrency)
+        self.catalog: Catalog | None = None
+        self.budget: Budget | None = None
+        self.history: dict[str, list[dict[str, int]]] = {}
+        self._estimates: dict[str, float | None] = {}  # job id -> estimate, while in flight
 
     # --- stopping ----------------------------------------------------------------------
 
@@ -246,6 +261,7 @@ class _Run:
         try:
             if plan.to_run:
                 async with self._endpoint() as endpoint, self._session() as session:
+                    await self._prepare_pricing(plan, endpoint, session)
                     await self._work(queue, session, endpoint)
         finally:
             self._files.shutdown(wait=True)  # let writes already begun finish
@@ -313,7 +329,7 @@ class _Run:
     ) -> None:
         async def worker() -> None:
             for item in queue:  # a shared iterator: each job goes to exactly one worker
-                if self.stopping.is_set():
+                if self.stopping.is_set() or not self._within_budget(item):
                     return
                 await self._run_job(item, session, endpoint)
 
@@ -336,6 +352,88 @@ class _Run:
             finally:
                 watchdog.cancel()
                 tick.cancel()
+
+    # --- prices and the budget -------------------------------------------------------
+
+    async def _prepare_pricing(
+        self, plan: Plan, endpoint: Endpoint, session: aiohttp.ClientSession
+    ) -> None:
+        """Load the model catalog, refuse unknown models, and set up ``--max-cost``.
+
+        Nothing has been sent yet. Without a catalog (unreachable, and no cache) a run goes
+        on unchecked and unpriced, unless it has a budget, which needs prices.
+        """
+        options = self.options
+        if not options.check_models and options.max_cost is None:
+            return
+        try:
+            if options.offline:  # the simulator's catalog: never worth caching
+                self.catalog = await fetch_catalog(session, endpoint.base_url)
+            else:
+                self.catalog = await load_catalog(
+                    base_url=endpoint.base_url, cache_dir=default_cache_dir(), session=session
+                )
+        except ConfigurationError as error:
+            if options.max_cost is not None:
+                raise ConfigurationError(f"--max-cost needs model prices: {error}") from error
+            self.note(f"models not checked and costs not known: {error}")
+            return
+        if self.catalog.warning:
+            self.note(self.catalog.warning)
+        if options.check_models:
+            jobs = [item.job for item in plan.to_run]
+            problems = model_problems(jobs, self.catalog, self.manifest.path)
+            if problems:
+                raise ManifestError(problems)
+        records = self.store.records()
+        self.history = history_from(self.manifest.jobs, records)
+        if options.max_cost is not None:
+            self.budget = Budget(limit_usd=options.max_cost)
+
+    def _within_budget(self, item: PlannedJob) -> bool:
+        """Whether the job may start under ``--max-cost``; if not, stop dispatching."""
+        if self.budget is None or self.catalog is None:
+            return True
+        job = item.job
+        missing = job.n - (len(item.record.images) if item.record else 0)
+        estimate = job_estimate(
+            job,
+            requests=provider_for(job.api).request_count(job, missing),
+            images=missing,
+            catalog=self.catalog,
+            history=self.history,
+        )
+        if not self.budget.can_start(estimate.usd):
+            if self.summary.budget_stop is None:
+                self.summary.budget_stop = (
+                    f"stopped before {job.id}: its estimated {format_usd(estimate.usd or 0)} "
+                    f"would exceed --max-cost {format_usd(self.budget.limit_usd)} "
+                    f"({self.budget.describe()})"
+                )
+                self.stopping.set()
+            return False
+        self.budget.start(estimate.usd)
+        self._estimates[job.id] = estimate.usd
+        return True
+
+    def _account(self, work: _JobWork) -> None:
+        """Book what the job cost in this run (when the catalog can tell)."""
+        if self.catalog is None:
+            return
+        actual = cost_of_usage(
+            work.job.model, token_totals(work.usage), requests=work.requests, catalog=self.catalog
+        )
+        if actual is None:
+            self.summary.unpriced_jobs += 1
+        else:
+            self.summary.cost_usd += actual
+        if self.budget is not None and work.job.id in self._estimates:
+            self.budget.finish(self._estimates.pop(work.job.id), actual)
+
+    def note(self, message: str) -> None:
+        """Tell the user something about the run now, and again in the summary."""
+        print(f"batch_gen: {message}", file=sys.stderr, flush=True)
+        self.summary.notes.append(message)
 
     # --- one job -----------------------------------------------------------------------
 
@@ -409,6 +507,7 @@ class _Run:
         while len(work.record.images) < job.n:
             missing = job.n - len(work.record.images)
             request = provider.requests_for(job, missing)[0]
+            work.requests += 1  # sent or not, it may be billed: count it before sending
             first = len(work.record.images) + 1
             try:
                 hooks = _JobHooks(self, work)
@@ -558,6 +657,7 @@ class _Run:
             updated_at=time.time(),
         )
         self.store.put(work.record)
+        self._account(work)
         self._remove_superseded(work.previous, work.record)
         self.summary.succeeded.append(job.id)
         self.summary.records[job.id] = work.record
@@ -584,6 +684,7 @@ class _Run:
             updated_at=time.time(),
         )
         self.store.put(work.record)
+        self._account(work)
         self.summary.failed[work.job.id] = error.describe()
         self.summary.records[work.job.id] = work.record
         self.progress.finished(ok=False)
@@ -601,6 +702,7 @@ class _JobWork:
     previous: JobRecord | None  # the recorded state before this run touched the job
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     unplaced: list[_Staged] = field(default_factory=list)
+    requests: int = 0  # tries in this run, for the cost of per-request models
     usage: dict[str, Any] | None = None  # every field the API reported, for the metadata
     details: dict[str, list[Any]] = field(
         default_factory=lambda: {"request_ids": [], "created": [], "responses": []}

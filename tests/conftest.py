@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,12 @@ import pytest
 from support import SIM_KEY, SimFactory
 
 from batch_gen.simulator import Simulator, SimulatorConfig
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_catalog_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or write the user's model-catalog cache."""
+    os.environ["BATCH_GEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("catalog-cache"))
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ def cli_env(base_url: str | None, *, key: str | None = SIM_KEY, **extra: str) ->
     }
     env["CI"] = "1"  # plain progress lines, never a tqdm bar
     env["BATCH_GEN_RETRY_SCALE"] = "0.01"  # retries without real sleeping
+    # Never the user's model-catalog cache: conftest points this at a per-session folder.
+    env["BATCH_GEN_CACHE_DIR"] = os.environ["BATCH_GEN_CACHE_DIR"]
     if base_url is not None:
         env["COMETAPI_BASE_URL"] = base_url
     if key is not None:

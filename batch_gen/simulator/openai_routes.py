@@ -31,10 +31,10 @@ from typing import Any, Final
 from aiohttp import web
 
 from batch_gen.simulator.common import (
+    NOT_AN_IMAGE,
     Call,
     CometError,
     ErrorStyle,
-    NOT_AN_IMAGE,
     api_route,
     corrupt_b64,
     image_header,
@@ -257,7 +257,9 @@ def _plan_gpt_image(
             code="invalid_value",
         )
     flexible = _gpt_image_2_accepts if model.startswith("gpt-image-2") else None
-    width, height = _size_field(body, allowed=_GPT_FIXED_SIZES, default=default_size, extra=flexible)
+    width, height = _size_field(
+        body, allowed=_GPT_FIXED_SIZES, default=default_size, extra=flexible
+    )
     return _Plan(
         family=_Family.GPT_IMAGE,
         model=model,
@@ -413,7 +415,6 @@ def _json_with_data(head: Mapping[str, Any], items: Sequence[Sequence[tuple[str,
     if head_json == b"{}":
         return b"{" + data + b"}"
     return head_json[:-1] + b"," + data + b"}"
-
 
 
 # --------------------------------------------------------------------------------------
@@ -816,7 +817,6 @@ def add_routes(app: web.Application) -> None:
     """Register the OpenAI-style image routes on *app*."""
     app.router.add_post("/v1/images/generations", _generations)
     app.router.add_post("/v1/images/edits", _edits)
-
 
 
 def serves_generations(model: str) -> bool:
