@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# make demo MANIFEST=jobs/mixed.yaml runs every image API side by side, offline.
+MANIFEST ?= jobs/catalog.yaml
 BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install demo test lint fmt bench check clean
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m batch_gen run jobs/catalog.yaml --offline
+	$(BIN)/python -m batch_gen run $(MANIFEST) --offline
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
