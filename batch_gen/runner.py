@@ -495,6 +495,8 @@ class _Run:
             ambiguous_retries=base.ambiguous_retries if base else 0,
             usage=base.usage if base else None,
             updated_at=time.time(),
+            # Tasks submitted by an earlier run (paid for): polled again, never resubmitted.
+            tasks=base.tasks if base else None,
         )
 
     async def _fill(

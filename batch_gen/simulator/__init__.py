@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from batch_gen.simulator.config import Fault, ImageMode, RetryAfterMode, SimulatorConfig
 
 if TYPE_CHECKING:
-    from batch_gen.simulator.server import PromptStats, SimStats, Simulator, create_app, serve
+    from batch_gen.simulator.server import (
+        PromptStats,
+        SimStats,
+        Simulator,
+        TaskStats,
+        UploadStats,
+        create_app,
+        serve,
+    )
 
 __all__ = [
     "Fault",
@@ -27,11 +35,15 @@ __all__ = [
     "SimStats",
     "Simulator",
     "SimulatorConfig",
+    "TaskStats",
+    "UploadStats",
     "create_app",
     "serve",
 ]
 
-_SERVER_NAMES = frozenset({"PromptStats", "SimStats", "Simulator", "create_app", "serve"})
+_SERVER_NAMES = frozenset(
+    {"PromptStats", "SimStats", "Simulator", "TaskStats", "UploadStats", "create_app", "serve"}
+)
 
 
 def __getattr__(name: str) -> Any:

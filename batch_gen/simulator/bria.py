@@ -166,9 +166,7 @@ async def _text_to_image(call: Call) -> web.StreamResponse:
     results: list[dict[str, Any]] = []
     for index in range(count):
         image = await call.state.images.get(
-            ImageSpec(
-                size[0], size[1], ImageFormat.PNG, config.image_mode, first + index
-            )
+            ImageSpec(size[0], size[1], ImageFormat.PNG, config.image_mode, first + index)
         )
         data = NOT_AN_IMAGE if fault is Fault.BAD_B64 else image.data
         token = call.state.files.add(StoredFile(data=data, content_type="image/png"))
@@ -200,7 +198,9 @@ def _edit_image(body: Mapping[str, Any], name: str, *, required: bool) -> bytes 
     return data
 
 
-def _edit_size(action: str, body: Mapping[str, Any], image: bytes | str, max_side: int) -> tuple[int, int]:
+def _edit_size(
+    action: str, body: Mapping[str, Any], image: bytes | str, max_side: int
+) -> tuple[int, int]:
     if isinstance(image, bytes):
         header = image_header(image)
         assert header is not None  # _edit_image checked it

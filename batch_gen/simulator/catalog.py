@@ -140,9 +140,8 @@ def _openai_records() -> list[ModelRecord]:
             (name for prefix, name in _OPENAI_PROVIDERS.items() if model.startswith(prefix)),
             "OpenAI",
         )
-        doc = "/api/image/openai/images" if "text-to-image" in features else (
-            "/api/image/openai/image-editing"
-        )
+        images_doc = "/api/image/openai/images"
+        doc = images_doc if "text-to-image" in features else "/api/image/openai/image-editing"
         records.append(
             ModelRecord(
                 id=model,

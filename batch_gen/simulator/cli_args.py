@@ -32,6 +32,20 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be > 0 seconds")
+    return value
+
+
+def _side(text: str) -> int:
+    value = _count(text)
+    if not 16 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be between 16 and 4096, got {text}")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -132,6 +146,36 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         default=ImageMode.SIMPLE.value,
         help="simple: small gradient images; photo: photo-sized, incompressible files",
     )
+    content.add_argument(
+        "--max-image-side",
+        type=_side,
+        default=1024,
+        metavar="PX",
+        help="long side of images sized by ratio or tier (Gemini 1K/2K/4K, Bria, Flux "
+        "ultra/kontext), capped (default %(default)s)",
+    )
+
+    tasks = parser.add_argument_group("task APIs (Midjourney, Flux, Bria)")
+    for option, default, what in (
+        ("--mj-task-seconds", 0.6, "time an MJ task takes in fast mode (turbo /2, relax x2)"),
+        ("--flux-task-seconds", 0.6, "time a Flux task stays Pending"),
+        ("--bria-task-seconds", 0.6, "time a Bria edit stays IN_PROGRESS"),
+        ("--flux-sample-ttl", 600.0, "seconds a Flux sample URL works after Ready"),
+        ("--task-ttl", 900.0, "seconds after submit until Flux/Bria tasks are forgotten"),
+    ):
+        tasks.add_argument(
+            option,
+            type=_positive_seconds,
+            default=default,
+            metavar="SECONDS",
+            help=f"{what} (default %(default)s)",
+        )
+    for option, what in (
+        ("--mj-p21", "MJ imagine answers code 21 (already exists)"),
+        ("--mj-p22", "MJ imagine answers code 22 (queued)"),
+        ("--mj-p23", "MJ imagine answers code 23 (queue full)"),
+    ):
+        tasks.add_argument(option, type=_probability, default=0.0, metavar="P", help=what)
 
 
 def config_from_namespace(ns: argparse.Namespace) -> SimulatorConfig:
@@ -162,4 +206,13 @@ def config_from_namespace(ns: argparse.Namespace) -> SimulatorConfig:
         seed=ns.seed,
         trigger_word=ns.trigger_word or None,
         image_mode=ImageMode(ns.image_mode),
+        max_image_side=ns.max_image_side,
+        mj_task_seconds=ns.mj_task_seconds,
+        flux_task_seconds=ns.flux_task_seconds,
+        bria_task_seconds=ns.bria_task_seconds,
+        flux_sample_ttl=ns.flux_sample_ttl,
+        task_ttl=ns.task_ttl,
+        mj_p21=ns.mj_p21,
+        mj_p22=ns.mj_p22,
+        mj_p23=ns.mj_p23,
     )

@@ -237,6 +237,8 @@ _FAULT_ERRORS: Final[Mapping[Fault, tuple[int, str, str]]] = {
     Fault.UNAVAILABLE: (503, "upstream load is saturated, please retry later", ""),
     Fault.GATEWAY_TIMEOUT: (504, "upstream request timed out", ""),
 }
+# new-api's description for MJ code 30 (its full-width comma included).
+_MJ_SATURATED: Final = "当前分组负载已饱和，请稍后再试"  # noqa: RUF001
 _GOOGLE_FAULT_MESSAGES: Final[Mapping[Fault, str]] = {
     Fault.RATE_LIMIT: "Resource has been exhausted (e.g. check quota).",
     Fault.SERVER_ERROR: "An internal error has occurred. Please retry or report in "
@@ -262,7 +264,7 @@ def _fault_error(fault: Fault, style: ErrorStyle, config: SimulatorConfig) -> Ap
     if fault is Fault.RATE_LIMIT:
         if style is ErrorStyle.MJ:
             return MjError(
-                "当前分组负载已饱和，请稍后再试",
+                _MJ_SATURATED,
                 code=30,
                 status=429,
                 headers=retry_headers(config.retry_after, wait),
@@ -477,7 +479,7 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
 
 def contains_word(text: str, word: str | None) -> bool:
     """Whether *word* (when set) occurs in *text*, ignoring case."""
-    return bool(word) and word is not None and word.lower() in text.lower()
+    return word is not None and word != "" and word.lower() in text.lower()
 
 
 def sniff_image(data: bytes) -> ImageFormat | None:

@@ -19,7 +19,8 @@
   from the first poll. After ``task_ttl`` seconds from submit, or for an id never issued:
   ``Task not found``. A missing ``id`` → 422.
 - ``GET /flux/delivery/{id}/sample.{jpeg|png}?se=…&sig=…`` (no auth, like BFL's CDN) →
-  the image, until ``flux_sample_ttl`` seconds after the task became Ready; then 404.
+  the image, until ``flux_sample_ttl`` seconds after the task became Ready; then 404. The
+  query string is part of the link (a signature): a link cut at ``&`` or ``?`` is a 404.
 
 Billing: every submit that returns an id is billed once (moderation happens on BFL's side
 after the id was issued); polls are counted, never billed.
@@ -163,7 +164,7 @@ def _int(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int | No
 def _size(body: Mapping[str, Any], kind: _Kind, model: str, max_side: int) -> tuple[int, int]:
     if kind is _Kind.RATIO:
         ratio = body.get("aspect_ratio", "16:9" if model.endswith("ultra") else "1:1")
-        size = size_for_ratio(ratio, max_side, multiple=32) if isinstance(ratio, str) else None
+        size = size_for_ratio(ratio, max_side) if isinstance(ratio, str) else None
         if size is None or not _ratio_within(ratio, 21 / 9):
             raise _invalid("aspect_ratio", "Aspect ratio must be between 21:9 and 9:21")
         return size

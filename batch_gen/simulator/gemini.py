@@ -168,8 +168,15 @@ def _parse_blob(blob: Any, field: str, *, inline: bool) -> _Reference:
     return _Reference(field=field, data=decoded)
 
 
-def _plan(body: Mapping[str, Any], model: str, *, max_side: int) -> _Plan:
-    prompt, references = _parse_contents(body)
+def _plan(
+    body: Mapping[str, Any],
+    model: str,
+    prompt: str,
+    references: Sequence[_Reference],
+    *,
+    max_side: int,
+) -> _Plan:
+    """Validate ``generationConfig`` and work out the output size."""
     config = _get(body, "generationConfig", "generation_config") or {}
     if not isinstance(config, Mapping):
         raise GoogleError(400, "Invalid value at 'generation_config': expected an object.")
@@ -283,18 +290,21 @@ def _text_answer(plan: _Plan, text: str, finish: str) -> dict[str, Any]:
 async def _generate_content(call: Call) -> web.StreamResponse:
     model = call.request.match_info["model"]
     body = await read_json_object(call.request)
-    prompt: str | None = None
+    # Parsed once, before the key check, so stats see the prompt of any request; a
+    # malformed body is reported only after the gateway's own checks, as Google would.
+    parsed: tuple[str, list[_Reference]] | GoogleError | None = None
     if body is not None:
         try:
-            prompt, references = _parse_contents(body)
-        except GoogleError:
-            prompt = None
+            parsed = _parse_contents(body)
+        except GoogleError as error:
+            parsed = error
         else:
+            prompt, references = parsed
             call.count_prompt(prompt)
             if prompt and references:
                 call.stats.uploads[prompt] = _upload_stats(references)
     call.check_key()
-    if body is None:
+    if body is None or parsed is None:
         raise GoogleError(400, "Invalid JSON payload received. Expected a JSON object.")
     call.admit()
     if model not in MODELS:
@@ -305,7 +315,9 @@ async def _generate_content(call: Call) -> web.StreamResponse:
             type="comet_api_error",
             code="model_not_found",
         )
-    plan = _plan(body, model, max_side=call.config.max_image_side)
+    if isinstance(parsed, GoogleError):
+        raise parsed
+    plan = _plan(body, model, *parsed, max_side=call.config.max_image_side)
     billed = 1 if plan.wants_image else 0
     fault = await call.upstream(plan.prompt, billed=billed, style=ErrorStyle.GOOGLE)
     if call.triggered(plan.prompt):

@@ -82,6 +82,9 @@ _GRID_LONG_SIDE: Final = 512
 _PREVIEW_DIVISOR: Final = 4
 _CHANNEL: Final = {"discordChannelId": "1238472210316103680", "discordInstanceId": "1238472210316"}
 _FAIL_REASON: Final = "Job failed to process, please try again later"
+# midjourney-proxy's own descriptions (its full-width commas included).
+_QUEUED: Final = "排队中，前面还有1个任务"  # noqa: RUF001
+_QUEUE_FULL: Final = "队列已满，请稍后尝试"  # noqa: RUF001
 _AR_FLAG: Final = re.compile(r"--(?:ar|aspect)\s+(\d{1,3}:\d{1,3})")
 
 
@@ -389,7 +392,7 @@ async def _imagine(call: Call, prefix_mode: str | None) -> web.StreamResponse:
             _submitted(24, "可能包含敏感词", None, promptEn=prompt, bannedWord=word), fault=fault
         )
     if code == 23:
-        return await call.reply(_submitted(23, "队列已满，请稍后尝试", None), fault=fault)
+        return await call.reply(_submitted(23, _QUEUE_FULL, None), fault=fault)
     if code == 4:
         raise MjError("submit_rejected: the upstream account refused the job")
     if code == 21 and (existing := store.latest_by_prompt.get(prompt)) in store.tasks:
@@ -413,7 +416,7 @@ async def _imagine(call: Call, prefix_mode: str | None) -> web.StreamResponse:
         corrupt=fault is Fault.BAD_B64,
     )
     if code == 22:
-        answer = _submitted(22, "排队中，前面还有1个任务", task.id, numberOfQueues=1)
+        answer = _submitted(22, _QUEUED, task.id, numberOfQueues=1)
     elif code == 21:
         answer = _submitted(21, "任务已存在", task.id, status=Status.NOT_START.value, imageUrl="")
     else:
@@ -445,9 +448,13 @@ async def _child(
     fault = await call.upstream(parent.prompt, billed=1, style=ErrorStyle.MJ)
     action, grid = _BUTTON_ACTIONS[button.kind]
     if grid:
-        width, height = (parent.width, parent.height) if parent.grid else (
-            parent.width * 2,
-            parent.height * 2,
+        width, height = (
+            (parent.width, parent.height)
+            if parent.grid
+            else (
+                parent.width * 2,
+                parent.height * 2,
+            )
         )
         offset = {"REROLL": 4, "ZOOM": 12}.get(action, 8 + button.index)
         variant = parent.variant + offset
@@ -523,14 +530,15 @@ async def _change(call: Call, prefix_mode: str | None) -> web.StreamResponse:
     call.admit()
     action = body.get("action")
     index = body.get("index", 0)
-    if action not in _CHANGE_KINDS:
+    kind = _CHANGE_KINDS.get(action) if isinstance(action, str) else None
+    if kind is None:
         raise MjError("action must be UPSCALE, VARIATION or REROLL")
     if action != "REROLL" and (not isinstance(index, int) or not 1 <= index <= 4):
         raise MjError("index must be 1..4")
     parent = _successful_parent(call, body, parent)
     if not parent.grid:
         raise MjError("the task has no grid to act on")
-    button = _Button(_CHANGE_KINDS[action], index if action != "REROLL" else 0, "")
+    button = _Button(kind, index if action != "REROLL" else 0, "")
     return await _child(call, parent, button, body=body, prefix_mode=prefix_mode, custom_id="")
 
 
@@ -611,4 +619,3 @@ def add_routes(app: web.Application) -> None:
         app.router.add_get(f"{prefix}/mj/task/{{id}}/fetch", fetch)
         app.router.add_post(f"{prefix}/mj/task/list-by-condition", list_by_condition)
     app.router.add_get("/mj/image/{id}", _image)
-

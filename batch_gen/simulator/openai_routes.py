@@ -9,9 +9,9 @@ validated (400, or 503 ``model_not_found``); a scripted or random fault is appli
 billed); otherwise the images are generated and billed.
 
 Edits accept one file in part ``image`` or several in repeated ``image[]`` parts (both may
-be mixed), an optional ``mask`` (PNG with an alpha channel, the size of the first image),
-and the form fields of generations plus ``input_fidelity``. What arrived is recorded in
-``stats.uploads[prompt]``. GPT image edits answer ``{"created","usage","data"}`` with
+be mixed), an optional ``mask`` (a PNG in mode RGBA, LA or L, the size of the first
+image), and the form fields of generations plus ``input_fidelity``. What arrived is recorded
+in ``stats.uploads[prompt]``. GPT image edits answer ``{"created","usage","data"}`` with
 CometAPI's padded ``usage`` (gateway fields such as ``prompt_tokens`` and
 ``claude_cache_creation_5_m_tokens``) and no top-level ``output_format``: clients must
 sniff the bytes. dall-e-2 edits answer ``url`` by default; ``qwen-image-edit`` answers
@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from batch_gen.simulator.common import (
     NOT_AN_IMAGE,
@@ -428,6 +428,8 @@ _DALL_E_2_MAX_BYTES: Final = 4 * 1024 * 1024
 # Input image tokens per uploaded picture by input_fidelity (rough, from OpenAI's pricing
 # examples); only the usage numbers depend on them.
 _EDIT_IMAGE_TOKENS: Final[Mapping[str, int]] = {"low": 194, "high": 4354}
+# Pillow modes OpenAI accepts for a mask ("PA": a palette PNG with a transparent entry).
+_MASK_MODES: Final = ("RGBA", "LA", "L", "PA")
 _EDIT_FAMILIES: Final = (_Family.GPT_IMAGE, _Family.DALL_E_2, _Family.QWEN_EDIT)
 
 
@@ -463,7 +465,15 @@ class _Form:
 
 
 async def _read_form(request: web.Request) -> _Form | None:
-    """Parse a multipart/form-data body; None when the body is not one (or is malformed)."""
+    """Parse a multipart/form-data body; None when the body is not one (or is malformed).
+
+    A urlencoded form (what a client sends when it forgot the files) is read for its fields,
+    so that the answer can name the missing image.
+    """
+    if request.content_type == "application/x-www-form-urlencoded":
+        posted = await request.post()
+        plain = {name: value for name, value in posted.items() if isinstance(value, str)}
+        return _Form(fields=plain, images=[], mask=None, text_image="image" in plain)
     if request.content_type != "multipart/form-data":
         return None
     fields: dict[str, str] = {}
@@ -473,7 +483,7 @@ async def _read_form(request: web.Request) -> _Form | None:
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
-            if not isinstance(part, web.BodyPartReader) or part.name is None:
+            if not isinstance(part, BodyPartReader) or part.name is None:
                 continue
             if part.name in _FILE_PARTS and part.filename is not None:
                 item = _FilePart(part=part.name, filename=part.filename, data=await part.read())
@@ -559,11 +569,10 @@ def _check_edit_files(form: _Form, family: _Family) -> tuple[int, int]:
             raise CometError(
                 400, "Invalid 'mask': the mask must be a PNG.", param="mask", code="invalid_value"
             )
-        if "A" not in header[2]:
+        if header[2] not in _MASK_MODES:
             raise CometError(
                 400,
-                f"Invalid input image - format must be in ['RGBA', 'LA', 'L'] with an alpha "
-                f"channel for the mask, got {header[2]}.",
+                f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {header[2]}.",
                 param="mask",
                 code="invalid_image_format",
             )
