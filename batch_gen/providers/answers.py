@@ -32,13 +32,16 @@ from ..retry import parse_retry_after
 # Gateway timeouts: the upstream may have done (and billed) the work before giving up.
 _AMBIGUOUS_STATUSES = frozenset({504, 524})
 _PERMANENT_4XX = frozenset({400, 404, 405, 413, 415, 422})
-_POLICY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter"})
+_POLICY_CODES = frozenset(
+    {"moderation_blocked", "content_policy_violation", "content_filter", "content_moderation"}
+)
 _QUOTA_CODES = frozenset({"insufficient_quota", "insufficient_user_quota", "quota_exceeded"})
 _MAX_MESSAGE = 500
 # Gateways do not always set code "model_not_found"; these messages mean the same thing
 # (new-api's "no available channel for model X", upstream "model ... does not exist").
 _UNKNOWN_MODEL = re.compile(
-    r"no available channel for model|model\b.{0,80}\b(does not exist|not found|not supported)"
+    r"no available channel for model"
+    r"|models?\b.{0,80}\b(does not exist|is not found|not found|not supported)"
     r"|无可用渠道",
     re.IGNORECASE,
 )

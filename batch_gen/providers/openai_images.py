@@ -78,7 +78,7 @@ def request_body(job: Job, images: int) -> dict[str, Any]:
     return body
 
 
-def _one_image_per_request(model: str) -> bool:
+def one_image_per_request(model: str) -> bool:
     """qwen-image refuses n > 1 and dall-e-3 allows only n = 1: split such jobs."""
     return model_family(model) == "qwen-image" or model.lower() == "dall-e-3"
 
@@ -92,14 +92,14 @@ class OpenAIImages:
         """One request for all images, or one per image where the model can't batch."""
         if images <= 0:
             return []
-        if _one_image_per_request(job.model):
+        if one_image_per_request(job.model):
             return [ApiRequest(ENDPOINT, request_body(job, 1), 1) for _ in range(images)]
         return [ApiRequest(ENDPOINT, request_body(job, images), images)]
 
     def request_count(self, job: Job, images: int) -> int:
         if images <= 0:
             return 0
-        return images if _one_image_per_request(job.model) else 1
+        return images if one_image_per_request(job.model) else 1
 
     async def send(
         self,

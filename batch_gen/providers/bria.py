@@ -1,0 +1,440 @@
+"""Bria through CometAPI (PROTOCOLS.md §5): synchronous text-to-image, asynchronous edits.
+
+- :class:`BriaTextToImage`: ``POST /bria/text-to-image`` answers at once with
+  ``result[].urls[]``; the runner downloads each URL straight away.
+- :class:`BriaEdit`: ``POST /bria/image/edit/{action}`` answers with a ``request_id``; the
+  id is recorded through the task hooks before the first poll of ``GET /bria/{request_id}``,
+  so that a retry or a later run polls the task already paid for instead of paying again.
+
+Field policy, both routes: ``model``, ``n`` and the OpenAI-only fields (``quality``,
+``output_format``, ``background``, ...) are not sent, as a manifest-wide default for the
+OpenAI models must not break a Bria job; every other field and param passes through under
+its own name (``seed``, ``medium``, ``negative_prompt``, ``canvas_size``, ...).
+Text-to-image turns ``size`` into the closest ``aspect_ratio`` Bria offers (an explicit
+``aspect_ratio`` param wins); edits ignore ``size``.
+
+Edit bodies carry the input image, and the mask if any, as raw base64, read when sent and
+checked against the hash in the job's key. The mask is sent as is: Bria edits where it is
+white, unlike OpenAI, which edits where it is transparent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+import msgspec
+import pybase64
+
+from ..errors import (
+    BadResponseError,
+    ContentPolicyError,
+    InvalidRequestError,
+    ProviderError,
+    ServerError,
+)
+from ..models import InputFile, Job
+from .answers import error_from_response
+from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .gemini import closest_ratio, size_config
+from .openai_edits import read_inputs
+
+if TYPE_CHECKING:
+    import aiohttp
+
+TEXT_TO_IMAGE = "/bria/text-to-image"
+EDIT = "/bria/image/edit/{action}"
+STATUS = "/bria/{request_id}"
+
+ASPECT_RATIOS: Final = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9")
+#: Bria makes 1 to 4 images per text-to-image call; more is several calls.
+MAX_RESULTS: Final = 4
+# The actions whose prompt Bria reads: required by gen_fill and replace_background,
+# optional guidance for expand. The others would reject or ignore it.
+PROMPT_ACTIONS: Final = frozenset({"gen_fill", "replace_background", "expand"})
+
+_NOT_SENT: Final = frozenset(
+    {
+        "model",
+        "n",
+        "size",
+        "action",
+        "prompt",
+        "image",
+        "mask",
+        "num_results",
+        "quality",
+        "output_format",
+        "output_compression",
+        "background",
+        "moderation",
+        "style",
+        "response_format",
+        "user",
+        "input_fidelity",
+        "stream",
+        "partial_images",
+    }
+)
+_MODERATION = re.compile(r"moderat|blocked|nsfw|inappropriate|policy", re.IGNORECASE)
+# An ERROR task whose error says the input is at fault: sending it again will not help.
+_INPUT_FAULT = re.compile(
+    r"invalid|unsupported|not supported|too (large|big|small)|corrupt|cannot decode|"
+    r"could not (be )?(decode|read)|mask",
+    re.IGNORECASE,
+)
+
+
+def _passed_through(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in request.items()
+        if name not in _NOT_SENT and value is not None
+    }
+
+
+def aspect_ratio(request: Mapping[str, Any]) -> str | None:
+    """The ``aspect_ratio`` to send: the param if given, else the closest to ``size``.
+
+    A ``size`` that names no shape (``auto``, ``1K``) sends none: Bria's default is 1:1.
+    """
+    explicit = request.get("aspect_ratio")
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    size = request.get("size")
+    if not isinstance(size, str):
+        return None
+    ratio = size_config(size).get("aspectRatio")
+    if ratio is None or ratio in ASPECT_RATIOS:
+        return ratio
+    width, height = (int(side) for side in ratio.split(":"))
+    return closest_ratio(width, height, ASPECT_RATIOS)  # 21:9 is not offered: 16:9
+
+
+def text_to_image_body(job: Job, images: int) -> dict[str, Any]:
+    """The body asking for ``images`` (at most :data:`MAX_RESULTS`) images of ``job``."""
+    body: dict[str, Any] = {"prompt": job.prompt, "num_results": images}
+    ratio = aspect_ratio(job.request)
+    body.update(_passed_through(job.request))
+    if ratio is not None:
+        body["aspect_ratio"] = ratio
+    # Bria's own API answers asynchronously with placeholder URLs unless asked to wait;
+    # CometAPI waits anyway, so this only guards against a gateway that passes it through.
+    body.setdefault("sync", True)
+    return body
+
+
+def edit_body(job: Job) -> dict[str, Any]:
+    """The body of one edit of ``job``, without its image and mask (added when sent)."""
+    action = str(job.request.get("action", ""))
+    body: dict[str, Any] = {}
+    if action in PROMPT_ACTIONS:
+        body["prompt"] = job.prompt
+    body.update(_passed_through(job.request))
+    body["num_results"] = 1  # a finished task carries one image_url
+    return body
+
+
+def with_images(body: Mapping[str, Any], files: Sequence[InputFile]) -> bytes:
+    """The JSON bytes of an edit body with the image (and mask) as base64 (blocking)."""
+    contents = read_inputs(files)
+    document = dict(body)
+    for item, data in zip(files, contents, strict=True):
+        document["mask" if item.role == "mask" else "image"] = pybase64.b64encode(data).decode()
+    return msgspec.json.encode(document)
+
+
+def edit_step(number: int) -> str:
+    """The task step of the edit that makes image ``number`` of a job (1-based)."""
+    return f"edit:{number}"
+
+
+class BriaTextToImage:
+    """Synchronous text-to-image: up to :data:`MAX_RESULTS` images per call."""
+
+    api = "bria"
+
+    def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
+        """``ceil(images / MAX_RESULTS)`` requests, the last asking for the remainder."""
+        requests = []
+        while images > 0:
+            count = min(images, MAX_RESULTS)
+            requests.append(ApiRequest(TEXT_TO_IMAGE, text_to_image_body(job, count), count))
+            images -= count
+        return requests
+
+    def request_count(self, job: Job, images: int) -> int:
+        return -(-max(images, 0) // MAX_RESULTS)
+
+    async def send(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        request: ApiRequest,
+        *,
+        hooks: TaskHooks,
+        offload: Offload = inline,
+    ) -> Generation:
+        """Send the request; each URL of the answer is one image for the runner to fetch."""
+        del hooks  # synchronous on CometAPI: nothing to poll
+        status, headers, body = await _exchange(
+            session, endpoint, "POST", request.endpoint, msgspec.json.encode(request.body)
+        )
+        if status != 200:
+            raise bria_error(status, headers, body, secret=endpoint.api_key)
+        result: Generation = await offload(parse_results, body, headers.get("x-request-id"))
+        return result
+
+
+class BriaEdit:
+    """Asynchronous edits: submit once, record the task, poll it until it ends."""
+
+    api = "bria.edit"
+
+    def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
+        """One request per missing image, numbered after those already made, so that each
+        has its own task step (``edit:2`` stays ``edit:2`` when image 1 is saved)."""
+        action = quote(str(job.request.get("action", "")), safe="")
+        first = job.n - images + 1
+        return [
+            ApiRequest(
+                EDIT.format(action=action),
+                edit_body(job),
+                1,
+                files=job.inputs,
+                step=edit_step(first + offset),
+            )
+            for offset in range(max(images, 0))
+        ]
+
+    def request_count(self, job: Job, images: int) -> int:
+        return max(images, 0)
+
+    async def send(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        request: ApiRequest,
+        *,
+        hooks: TaskHooks,
+        offload: Offload = inline,
+    ) -> Generation:
+        """Submit unless ``hooks`` knows a task for the step, record it, poll until it ends.
+
+        Failures leave the recorded task in place, so the runner's retry polls it again,
+        except where the task itself is gone: ERROR (a retry submits anew, unless the
+        input is at fault) and a 404 on poll (unknown or expired id).
+        """
+        task_id = hooks.task(request.step)
+        if task_id is None:
+            task_id = await self._submit(session, endpoint, request)
+            hooks.record_task(request.step, task_id)  # before the first poll: it is paid for
+        path = STATUS.format(request_id=quote(task_id, safe=""))
+        polls = 0
+        while True:
+            polls += 1
+            await hooks.before_poll(polls)
+            try:
+                status, headers, body = await _exchange(session, endpoint, "GET", path)
+            except ProviderError as failure:
+                failure.ambiguous = False  # a poll costs nothing; the task stays recorded
+                raise
+            if status == 404:
+                hooks.record_task(request.step, None)
+                raise BadResponseError(
+                    f"Bria task {task_id} is unknown or expired; the next try submits the"
+                    " edit again",
+                    status=404,
+                    ambiguous=True,  # the lost task was paid for, and so will the new one
+                )
+            if status != 200:
+                error = bria_error(status, headers, body, secret=endpoint.api_key)
+                error.ambiguous = False
+                raise error
+            outcome: TaskOutcome = await offload(parse_status, body, task_id)
+            if outcome.finished:
+                # A task that ended without an image will not produce one on a later poll:
+                # forget it, so that a retry submits again.
+                if outcome.error is not None:
+                    hooks.record_task(request.step, None)
+                    raise outcome.error
+                assert outcome.generation is not None
+                return outcome.generation
+
+    async def _submit(
+        self, session: aiohttp.ClientSession, endpoint: Endpoint, request: ApiRequest
+    ) -> str:
+        payload = await asyncio.to_thread(with_images, request.body, request.files)
+        status, headers, body = await _exchange(
+            session, endpoint, "POST", request.endpoint, payload
+        )
+        if not 200 <= status < 300:  # Bria's async API answers 202 Accepted
+            raise bria_error(status, headers, body, secret=endpoint.api_key)
+        try:
+            document = msgspec.json.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            document = None
+        task_id = document.get("request_id") if isinstance(document, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise BadResponseError(
+                "Bria accepted the edit but named no request_id",
+                status=status,
+                ambiguous=True,  # it may be running, and billed, under an id we never saw
+            )
+        return task_id
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """What one poll says: still running, or finished with a generation or an error."""
+
+    finished: bool
+    generation: Generation | None = None
+    error: ProviderError | None = None
+
+
+def parse_status(body: bytes, task_id: str) -> TaskOutcome:
+    """Read a 200 poll answer (pure).
+
+    ``COMPLETED`` with ``result.image_url`` → the image; ``ERROR`` → a ProviderError
+    (:func:`task_error`); ``IN_PROGRESS``, ``UNKNOWN`` or any other status → not finished.
+    A ``COMPLETED`` task without an image is finished with a retryable BadResponseError. A
+    body that does not parse raises BadResponseError, retryable, the task kept.
+    """
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadResponseError(f"Bria task {task_id}: the answer is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise BadResponseError(f"Bria task {task_id}: the answer is not a JSON object")
+    status = str(document.get("status", "")).upper()
+    if status == "ERROR":
+        return TaskOutcome(True, error=task_error(document.get("error"), task_id))
+    if status != "COMPLETED":
+        return TaskOutcome(False)
+    images = _image_urls(document.get("result"))
+    if not images:
+        error = BadResponseError(f"Bria task {task_id} completed without an image", ambiguous=True)
+        return TaskOutcome(True, error=error)
+    result = document.get("result")
+    extra = {
+        name: result[name]
+        for name in ("seed", "refined_prompt")
+        if isinstance(result, dict) and name in result
+    }
+    generation = Generation(
+        images=tuple(ReturnedImage(url=url) for url in images),
+        request_id=task_id,
+        extra=extra,
+    )
+    return TaskOutcome(True, generation=generation)
+
+
+def task_error(error: Any, task_id: str) -> ProviderError:
+    """The error of an ``ERROR`` task: permanent when it blames the input (an invalid
+    image or mask) or moderation, else retryable (a new task may well succeed)."""
+    message = code = details = None
+    if isinstance(error, dict):
+        message = error.get("message")
+        code = error.get("code")
+        details = error.get("details")
+    elif isinstance(error, str):
+        message = error
+    text = " ".join(str(part) for part in (message, details) if part) or "no reason given"
+    described = f"Bria task {task_id} failed: {text}"
+    code_text = str(code) if code is not None else None
+    if _MODERATION.search(text):
+        return ContentPolicyError(described, code=code_text)
+    if code in (400, 415, 422) or _INPUT_FAULT.search(text):
+        return InvalidRequestError(described, code=code_text)
+    return ServerError(described, code=code_text)
+
+
+def parse_results(body: bytes, request_id: str | None = None) -> Generation:
+    """The URLs of a text-to-image answer, ``result[].urls[]``, as images to download.
+
+    A body without a URL is a retryable BadResponseError, marked ambiguous (billed).
+    """
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadResponseError(
+            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
+        ) from exc
+    if isinstance(document, dict) and "error" in document and not document.get("result"):
+        raise bria_error(400, {}, body, secret=None)
+    entries = document.get("result") if isinstance(document, dict) else None
+    urls = _image_urls(entries)
+    if not urls:
+        raise BadResponseError("the answer carries no image", ambiguous=True, request_id=request_id)
+    seeds = [
+        entry["seed"]
+        for entry in (entries if isinstance(entries, list) else ())
+        if isinstance(entry, dict) and "seed" in entry
+    ]
+    return Generation(
+        images=tuple(ReturnedImage(url=url) for url in urls),
+        request_id=request_id,
+        extra={"seeds": seeds} if seeds else {},
+    )
+
+
+def _image_urls(result: Any) -> list[str]:
+    """Every image URL in a ``result``: an object or a list of them, each holding
+    ``image_url``, ``url`` or ``urls`` (Bria's answers use all three)."""
+    entries = result if isinstance(result, list) else [result]
+    urls: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            urls.append(entry)
+            continue
+        if not isinstance(entry, dict):
+            continue
+        for name in ("image_url", "url"):
+            if isinstance(entry.get(name), str) and entry[name]:
+                urls.append(entry[name])
+        listed = entry.get("urls")
+        if isinstance(listed, list):
+            urls.extend(url for url in listed if isinstance(url, str) and url)
+    return urls
+
+
+def bria_error(
+    status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None
+) -> ProviderError:
+    """The shared classification, plus Bria's moderation refusals (422
+    ``content_moderation``), which are safety refusals rather than malformed requests."""
+    error = error_from_response(status, headers, body, secret=secret)
+    if type(error) is InvalidRequestError and (
+        error.code == "content_moderation" or _MODERATION.search(error.message)
+    ):
+        return ContentPolicyError(
+            error.message, status=status, code=error.code, request_id=error.request_id
+        )
+    return error
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    method: str,
+    path: str,
+    payload: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to the API with the Bearer key: (status, headers, body)."""
+    from .http import transport_errors  # aiohttp: loaded only when sending
+
+    url = endpoint.base_url.rstrip("/") + path
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
+    what = "Bria request" if method == "POST" else "Bria poll"
+    with transport_errors(secret=endpoint.api_key, what=what):
+        async with session.request(
+            method, url, data=payload, headers=headers, allow_redirects=False
+        ) as response:
+            return response.status, dict(response.headers), await response.read()

@@ -1,0 +1,423 @@
+"""Gemini's native ``POST /v1beta/models/{model}:generateContent`` (PROTOCOLS.md §3).
+
+Auth is ``x-goog-api-key`` (Google's header, which CometAPI accepts on this route); no
+``Authorization`` header is sent. One call makes one image, so a job of ``n`` images is
+``n`` requests.
+
+How a job's fields become the body (:func:`generate_content_body`, pure):
+
+- the prompt is the first part of one ``user`` turn; input images follow as
+  ``inline_data`` parts (read and base64-encoded when the request is sent);
+- ``size`` becomes ``imageConfig``: ``WxH`` → the closest supported ``aspectRatio`` and the
+  smallest ``imageSize`` (1K/2K/4K) at least as long as the long side; ``1K``/``2K``/``4K``
+  → ``imageSize``; ``W:H`` → ``aspectRatio``; ``auto`` → nothing. Anything else is passed
+  as ``imageSize`` for the API to reject with its own message, rather than dropped;
+- params ``aspectRatio``/``aspect_ratio``, ``imageSize``/``image_size`` and ``imageConfig``
+  override what ``size`` implied;
+- params that are ``generationConfig`` keys (either spelling: ``temperature``, ``seed``,
+  ``thinkingConfig``, ...; or a whole ``generationConfig`` object) go inside it; every
+  other param (``tools``, ``safetySettings``, ``systemInstruction``, ...) goes top-level;
+- OpenAI-only fields (``quality``, ``output_format``, ``background``, ...) are dropped, as
+  a manifest-wide default for the OpenAI models must not break a Gemini job; so is
+  ``candidateCount`` (``n`` decides how many calls, and only one candidate is read).
+
+Answers are HTTP 200 even when nothing was made: see :func:`parse_answer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
+
+import msgspec
+import pybase64
+
+from ..errors import (
+    AuthenticationError,
+    BadResponseError,
+    ContentPolicyError,
+    ModelNotFoundError,
+    ProviderError,
+)
+from ..models import InputFile, Job
+from .answers import error_from_response, parse_error_body, redact
+from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .openai_edits import MIME_TYPES, read_inputs
+
+if TYPE_CHECKING:
+    import aiohttp
+
+ENDPOINT = "/v1beta/models/{model}:generateContent"
+
+ASPECT_RATIOS: Final = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES: Final = (("1K", 1024), ("2K", 2048), ("4K", 4096))
+
+# Reasons (promptFeedback.blockReason or a candidate's finishReason) that mean a safety
+# refusal: asking again gets the same answer. Anything else without an image (NO_IMAGE,
+# OTHER, MAX_TOKENS, RECITATION, none) may succeed on another try.
+POLICY_REASONS: Final = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+    }
+)
+
+_GENERATION_CONFIG_KEYS: Final = (
+    "candidateCount",
+    "frequencyPenalty",
+    "logprobs",
+    "maxOutputTokens",
+    "mediaResolution",
+    "presencePenalty",
+    "responseLogprobs",
+    "responseMimeType",
+    "responseModalities",
+    "seed",
+    "speechConfig",
+    "stopSequences",
+    "temperature",
+    "thinkingConfig",
+    "topK",
+    "topP",
+)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# Google's REST API accepts both spellings of every field; sending both spellings of one
+# is an error, so every known key is sent in its camelCase form.
+_GENERATION_CONFIG: Final = {
+    **{name: name for name in _GENERATION_CONFIG_KEYS},
+    **{_snake(name): name for name in _GENERATION_CONFIG_KEYS},
+}
+_IMAGE_CONFIG_FIELDS: Final = {
+    "aspectRatio": "aspectRatio",
+    "aspect_ratio": "aspectRatio",
+    "imageSize": "imageSize",
+    "image_size": "imageSize",
+}
+_DROPPED: Final = frozenset(
+    {
+        # handled elsewhere: the URL, the number of calls, imageConfig
+        "model",
+        "n",
+        "size",
+        "imageConfig",
+        "image_config",
+        "generationConfig",
+        "generation_config",
+        "contents",
+        "candidateCount",
+        "candidate_count",
+        # OpenAI fields that mean nothing to Gemini
+        "quality",
+        "output_format",
+        "output_compression",
+        "background",
+        "moderation",
+        "style",
+        "response_format",
+        "user",
+        "input_fidelity",
+        "stream",
+        "partial_images",
+    }
+)
+_SIZE = re.compile(r"\s*(\d+)\s*[xX*\u00d7]\s*(\d+)\s*")  # x, * or the multiplication sign
+_RATIO = re.compile(r"\s*(\d+)\s*:\s*(\d+)\s*")
+
+
+def closest_ratio(width: int, height: int, choices: Sequence[str] = ASPECT_RATIOS) -> str:
+    """The ``W:H`` of ``choices`` nearest to ``width``/``height`` (on a log scale, so that
+    2:1 and 1:2 are equally far from 1:1); ties go to the earlier choice."""
+
+    def distance(choice: str) -> float:
+        a, b = choice.split(":")
+        return abs(math.log(width / height) - math.log(int(a) / int(b)))
+
+    return min(choices, key=distance)
+
+
+def size_config(size: str) -> dict[str, str]:
+    """The ``imageConfig`` a job's ``size`` asks for (see the module docstring)."""
+    text = size.strip()
+    if not text or text.lower() == "auto":
+        return {}
+    if text.upper() in dict(IMAGE_SIZES):
+        return {"imageSize": text.upper()}
+    if (match := _SIZE.fullmatch(text)) and 0 not in (int(match[1]), int(match[2])):
+        width, height = int(match[1]), int(match[2])
+        long_side = max(width, height)
+        tier = next((name for name, side in IMAGE_SIZES if long_side <= side), "4K")
+        return {"aspectRatio": closest_ratio(width, height), "imageSize": tier}
+    if (match := _RATIO.fullmatch(text)) and 0 not in (int(match[1]), int(match[2])):
+        width, height = int(match[1]), int(match[2])
+        ratio = f"{width}:{height}"
+        return {"aspectRatio": ratio if ratio in ASPECT_RATIOS else closest_ratio(width, height)}
+    return {"imageSize": text}  # let Gemini refuse it by name, rather than drop it silently
+
+
+def generate_content_body(job: Job) -> dict[str, Any]:
+    """The body asking for one image of ``job``, without its input images (pure).
+
+    :func:`with_inline_images` adds those when the request is sent. Precedence within
+    ``imageConfig``, lowest first: what ``size`` implies, a ``generationConfig.imageConfig``
+    param, an ``imageConfig`` param, the ``aspectRatio``/``imageSize`` params.
+    """
+    request = job.request
+    config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
+    image_config: dict[str, Any] = {}
+    size = request.get("size")
+    if isinstance(size, str):
+        image_config.update(size_config(size))
+    whole = request.get("generationConfig", request.get("generation_config"))
+    if isinstance(whole, Mapping):
+        for name, value in whole.items():
+            if name in ("imageConfig", "image_config") and isinstance(value, Mapping):
+                image_config.update(_image_fields(value))
+            else:
+                key = str(name)
+                config[_GENERATION_CONFIG.get(key, key)] = value
+    for name in ("imageConfig", "image_config"):
+        if isinstance(request.get(name), Mapping):
+            image_config.update(_image_fields(request[name]))
+    top: dict[str, Any] = {}
+    for name, value in request.items():
+        if value is None or name in _DROPPED:
+            continue
+        if name in _IMAGE_CONFIG_FIELDS:
+            image_config[_IMAGE_CONFIG_FIELDS[name]] = value
+        elif name in _GENERATION_CONFIG:
+            config[_GENERATION_CONFIG[name]] = value
+        else:
+            top[name] = value
+    config.pop("candidateCount", None)  # one candidate per call: n decides how many calls
+    if image_config:
+        config["imageConfig"] = image_config
+    return {
+        **top,
+        "contents": [{"role": "user", "parts": [{"text": job.prompt}]}],
+        "generationConfig": config,
+    }
+
+
+def _image_fields(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {_IMAGE_CONFIG_FIELDS.get(name, name): value for name, value in config.items()}
+
+
+def with_inline_images(
+    body: Mapping[str, Any], images: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """``body`` with ``(mime_type, base64)`` images appended to its user turn (pure)."""
+    (turn,) = body["contents"]
+    parts = [*turn["parts"], *({"inline_data": {"mime_type": m, "data": d}} for m, d in images)]
+    return {**body, "contents": [{**turn, "parts": parts}]}
+
+
+def encode_request(body: Mapping[str, Any], files: Sequence[InputFile]) -> bytes:
+    """The JSON bytes of ``body`` with ``files`` inlined: read, checked, base64-encoded.
+
+    Blocking and CPU-heavy (14 reference images are tens of megabytes of base64): call it
+    in a thread. Raises InvalidRequestError when a file is unreadable or has changed.
+    """
+    contents = read_inputs(files)
+    images = [
+        (MIME_TYPES.get(item.format, "image/png"), pybase64.b64encode(data).decode("ascii"))
+        for item, data in zip(files, contents, strict=True)
+    ]
+    return msgspec.json.encode(with_inline_images(body, images) if images else body)
+
+
+class Gemini:
+    """Gemini image models: one synchronous call per image (see the module docstring)."""
+
+    api = "gemini"
+
+    def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
+        """``images`` requests of one image each, with the job's input images attached."""
+        endpoint = ENDPOINT.format(model=quote(job.model, safe=""))
+        return [
+            ApiRequest(endpoint, generate_content_body(job), 1, files=job.inputs)
+            for _ in range(max(images, 0))
+        ]
+
+    def request_count(self, job: Job, images: int) -> int:
+        return max(images, 0)
+
+    async def send(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        request: ApiRequest,
+        *,
+        hooks: TaskHooks,
+        offload: Offload = inline,
+    ) -> Generation:
+        """Send one generateContent call; parse it with :func:`parse_answer`."""
+        from .http import transport_errors  # aiohttp: loaded only when sending
+
+        del hooks  # synchronous: nothing to poll
+        if request.files:
+            payload = await asyncio.to_thread(encode_request, request.body, request.files)
+        else:
+            payload = msgspec.json.encode(request.body)
+        url = endpoint.base_url.rstrip("/") + request.endpoint
+        headers = {"x-goog-api-key": endpoint.api_key, "Content-Type": "application/json"}
+        with transport_errors(secret=endpoint.api_key, what="Gemini request"):
+            async with session.post(
+                url, data=payload, headers=headers, allow_redirects=False
+            ) as response:
+                body = await response.read()
+                status = response.status
+                response_headers = dict(response.headers)
+        if status != 200:
+            raise gemini_error(status, response_headers, body, secret=endpoint.api_key)
+        request_id = response_headers.get("x-request-id")
+        result: Generation = await offload(parse_answer, body, request_id)
+        return result
+
+
+def gemini_error(
+    status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None
+) -> ProviderError:
+    """The shared classification (:func:`.answers.error_from_response`), plus two Google
+    cases it does not know: a 404 on this route means the model is unknown (the path names
+    nothing else), and Google rejects a bad key with 400 INVALID_ARGUMENT."""
+    error = error_from_response(status, headers, body, secret=secret)
+    message, _, _ = parse_error_body(body)
+    message = redact(message, secret)
+    common: dict[str, Any] = {
+        "status": status,
+        "code": error.code,
+        "request_id": error.request_id,
+        "retry_after": error.retry_after,
+    }
+    if status == 404 and not isinstance(error, ModelNotFoundError):
+        return ModelNotFoundError(f"the model is not available on this route: {message}", **common)
+    if status == 400 and re.search(r"API key not valid|API_KEY_INVALID", message):
+        return AuthenticationError(message, **common)
+    return error
+
+
+def parse_answer(body: bytes, request_id: str | None = None) -> Generation:
+    """The image of a 200 answer, or the reason there is none.
+
+    Parts marked ``thought: true`` are drafts; the image is the last other part carrying
+    ``inlineData`` (or ``inline_data``). Without one: a safety reason (see
+    :data:`POLICY_REASONS`) is a permanent ContentPolicyError naming it; anything else is
+    a retryable BadResponseError, marked ambiguous (input tokens were probably billed).
+    """
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadResponseError(
+            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
+        ) from exc
+    if not isinstance(document, dict):
+        raise BadResponseError("the answer is not a JSON object", ambiguous=True)
+    error = document.get("error")
+    if isinstance(error, dict):
+        code = error.get("code")
+        status = code if isinstance(code, int) and 400 <= code < 600 else 400
+        raise gemini_error(status, {}, body, secret=None)
+    request_id = request_id or _text(document.get("responseId"))
+    candidates = document.get("candidates")
+    candidates = (
+        [c for c in candidates if isinstance(c, dict)] if isinstance(candidates, list) else []
+    )
+    for candidate in candidates:
+        image = _last_image(candidate)
+        if image is not None:
+            mime, data = image
+            extra: dict[str, Any] = {"mime_type": mime}
+            for name, key in (("finishReason", "finish_reason"), ("modelVersion", "model")):
+                source = candidate if name == "finishReason" else document
+                if isinstance(source.get(name), str):
+                    extra[key] = source[name]
+            return Generation(
+                images=(ReturnedImage(b64=data),),
+                usage=_usage(document.get("usageMetadata")),
+                request_id=request_id,
+                extra=extra,
+            )
+    raise _no_image(document, candidates, request_id)
+
+
+def _last_image(candidate: Mapping[str, Any]) -> tuple[str, str] | None:
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    found: tuple[str, str] | None = None
+    for part in parts if isinstance(parts, list) else ():
+        if not isinstance(part, dict) or part.get("thought") is True:
+            continue
+        blob = part.get("inlineData", part.get("inline_data"))
+        if isinstance(blob, dict) and isinstance(blob.get("data"), str) and blob["data"]:
+            mime = blob.get("mimeType", blob.get("mime_type"))
+            found = (mime if isinstance(mime, str) else "image/png", blob["data"])
+    return found
+
+
+def _no_image(
+    document: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]], request_id: str | None
+) -> ProviderError:
+    feedback = document.get("promptFeedback")
+    blocked = _text(feedback.get("blockReason")) if isinstance(feedback, dict) else None
+    finish = _text(candidates[0].get("finishReason")) if candidates else None
+    reason: str | None
+    if blocked:
+        where, reason = "the prompt was blocked", blocked
+        detail = _text(feedback.get("blockReasonMessage")) if isinstance(feedback, dict) else None
+    else:
+        # The model's own words ("I can't create that image...") say more than the reason.
+        where, reason = "no image was made", finish
+        detail = " ".join(_said(candidates[0])[:3])[:300] if candidates else None
+    message = f"Gemini: {where} ({reason or 'no reason given'})"
+    if detail:
+        message += f": {detail}"
+    if reason in POLICY_REASONS:
+        return ContentPolicyError(message, code=reason, request_id=request_id)
+    return BadResponseError(message, code=reason, ambiguous=True, request_id=request_id)
+
+
+def _said(candidate: Mapping[str, Any]) -> list[str]:
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return [
+        part["text"].strip()
+        for part in (parts if isinstance(parts, list) else ())
+        if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
+    ]
+
+
+def _usage(metadata: Any) -> dict[str, Any] | None:
+    """``usageMetadata`` under batch_gen's token names, its own fields kept beside them.
+
+    ``output_tokens`` is ``candidatesTokenCount`` (the image and its text); thinking tokens
+    stay apart, in ``thoughtsTokenCount``, and are counted by ``total_tokens`` only.
+    """
+    if not isinstance(metadata, dict):
+        return None
+    usage = dict(metadata)
+    for ours, google in (
+        ("input_tokens", "promptTokenCount"),
+        ("output_tokens", "candidatesTokenCount"),
+        ("total_tokens", "totalTokenCount"),
+    ):
+        value = metadata.get(google)
+        if isinstance(value, int) and not isinstance(value, bool):
+            usage[ours] = value
+    return usage
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
