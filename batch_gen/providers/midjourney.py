@@ -74,9 +74,10 @@ if TYPE_CHECKING:
 IMAGINE = "imagine"
 _UPSCALE = "upscale:"
 
-# Request fields of other APIs that mean nothing here (Midjourney's knobs are prompt flags).
+# Params sent in the imagine body as they are. Midjourney's own knobs are prompt flags, and
+# the other request fields (quality, output_format...) belong to other APIs: not sent.
 _BODY_PARAMS = ("accountFilter", "state", "botType")
-_SIZE = re.compile(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*")
+_SIZE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
 _HAS_ASPECT = re.compile(r"(?:^|\s)--(?:ar|aspect)\b")
 # failReason wording seen from Midjourney and proxies ("Banned prompt detected", "Request
 # cancelled due to image filters", "Job action restricted"...) vs. a malformed flag.
@@ -241,18 +242,19 @@ def submit_task_id(
         if task_id is None:
             raise BadResponseError(f"{what}: code {code} but no task id", ambiguous=True)
         return task_id
+    # An HTTP 200 carries these refusals, so no status goes with them ("HTTP 200: ...").
     if code in (23, 30):
-        raise RateLimitError(message, status=status, code=str(code))
+        raise RateLimitError(message, code=str(code))
     if code == 24:
         properties = document.get("properties")
         banned = properties.get("bannedWord") if isinstance(properties, Mapping) else None
         if banned:
             message += f" (banned word: {banned})"
-        raise ContentPolicyError(message, status=status, code=str(code))
+        raise ContentPolicyError(message, code=str(code))
     if code in (3, 4):
-        raise InvalidRequestError(message, status=status, code=str(code))
+        raise InvalidRequestError(message, code=str(code))
     # 5 / 9 (system failure) and codes this client does not know: nothing was created.
-    raise ServerError(message, status=status, code=None if code is None else str(code))
+    raise ServerError(message, code=None if code is None else str(code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,16 +323,18 @@ def read_fetch(
             return TaskView(
                 document,
                 ended=BadResponseError(
-                    f"Midjourney task {task_id} is gone (task_no_found); a later try submits"
-                    " again",
+                    f"Midjourney task {task_id} is gone (task_no_found); a later try submits again",
                     status=status,
                     code="4",
                 ),
             )
     if status != 200:
         raise error_from_response(status, headers, body, secret=secret)
-    if document is None:
-        raise BadResponseError(f"Midjourney task {task_id}: the answer is not a JSON object")
+    if document is None or "status" not in document:
+        # Not a task (an error envelope in a 200?): retry rather than poll it until the
+        # task deadline. The task stays recorded.
+        shown = redact(body[:200].decode("utf-8", "replace"), secret)
+        raise BadResponseError(f"Midjourney task {task_id}: not a task in the answer: {shown}")
     return read_task(document, task_id)
 
 
