@@ -144,6 +144,7 @@ def build_options(
         report_path=report_path,
         max_cost=max_cost,
         check_models=check_models,
-        poll_interval=3.0 if poll_interval is None else poll_interval,
+        # The local simulator finishes tasks in about a second: no need to wait 3 s a poll.
+        poll_interval=(0.25 if offline else 3.0) if poll_interval is None else poll_interval,
         task_timeout=1800.0 if task_timeout is None else task_timeout,
     )

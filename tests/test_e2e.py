@@ -435,3 +435,21 @@ async def test_simulator_subcommand_serves_until_interrupted(tmp_path: Path) -> 
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.communicate(), 10)
+
+
+async def test_offline_mixed_manifest_uses_every_api(tmp_path: Path) -> None:
+    """jobs/mixed.yaml runs offline through every API (generations, edits, Gemini,
+    Midjourney with upscales, Flux, Bria and a Bria edit) and saves every image."""
+    mixed = Path(__file__).parent.parent / "jobs" / "mixed.yaml"
+    result = await run_cli(
+        ["run", str(mixed), "--offline", "--output", "mixed", "--report", "r.json"],
+        cwd=tmp_path,
+        env=cli_env(None, key=None),
+    )
+    assert result.code == 0, result.text
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["succeeded"] == 9
+    images = _images(tmp_path / "mixed")
+    assert len(images) == 11  # the Midjourney job saves its grid and two upscales
+    _assert_decodable(images)
+    assert report["cost_usd"] > 0
