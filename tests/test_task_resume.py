@@ -185,3 +185,23 @@ async def test_sigkill_while_polling_resumes_the_same_tasks(
         "fox.jpg",
     }
     assert not list(out.rglob("*.part"))
+
+
+async def test_a_task_past_its_deadline_fails_naming_it_and_resumes_later(
+    tmp_path: Path, simulator: SimFactory
+) -> None:
+    """--task-timeout gives up polling with an error naming the task id (exit 1, the job
+    retryable); the next run polls that same task to the end instead of paying again."""
+    manifest = _manifest(tmp_path)
+    async with simulator(mj_task_seconds=3.0, flux_task_seconds=3.0) as sim:
+        env = cli_env(sim.base_url)
+        first = await run_cli(
+            ["run", str(manifest), *FAST_POLLS, "--task-timeout", "0.5"], cwd=tmp_path, env=env
+        )
+        assert first.code == 1, first.text
+        tasks = _recorded_tasks(tmp_path / "out")
+        assert tasks["lighthouse"]["imagine"] in first.out  # the message names the task
+        assert "--task-timeout" in first.out
+        second = await run_cli(["run", str(manifest), *FAST_POLLS], cwd=tmp_path, env=env)
+        assert second.code == 0, second.text
+        _assert_paid_once_per_step(sim)

@@ -119,8 +119,8 @@ def error_from_response(
             f"the API answered with a redirect to {where}; check --base-url / COMETAPI_BASE_URL",
             **common,
         )
-    elif status == 429 and code in _QUOTA_CODES:
-        error = QuotaExhaustedError(message, **common)
+    elif status == 402 or (status == 429 and code in _QUOTA_CODES):
+        error = QuotaExhaustedError(message, **common)  # 402: no credits (BFL, gateways)
     elif status == 429:
         error = RateLimitError(message, **common)
     elif code in _POLICY_CODES or kind == "image_generation_user_error":
