@@ -159,11 +159,12 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
-            plan = plan_run(manifest, options)
-            requests = count_requests(plan, options.output_dir)
-            print(format_plan(plan, requests=requests, output_dir=str(options.output_dir)))
-            if options.check_models and plan.to_run:
-                print(price_plan(plan, manifest, options))
+            preview = plan_run(manifest, options)
+            requests = count_requests(preview)
+            output_dir = str(options.output_dir)
+            print(format_plan(preview.plan, requests=requests, output_dir=output_dir))
+            if options.check_models and preview.plan.to_run:
+                print(price_plan(preview, manifest, options))
         return EXIT_OK
     import asyncio
 

@@ -361,3 +361,32 @@ def test_budget_rejects_a_meaningless_limit(limit: float) -> None:
     """Negative, NaN or infinite limits are programming errors, caught at construction."""
     with pytest.raises(ValueError, match="non-negative"):
         Budget(limit_usd=limit)
+
+
+def test_history_sums_each_models_past_jobs_into_one_entry() -> None:
+    """Past usage per model is summed once (so estimating many jobs is a lookup each) and
+    the estimate says how many past jobs it learned from."""
+    from batch_gen.cost import history_from
+    from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus
+
+    jobs = [
+        Job(f"j{n}", n, "p", {"model": "gpt-image-2", "n": 1}, "openai.generations", "k")
+        for n in range(3)
+    ]
+    image = ImageRecord(1, "x.png", "0" * 64, 1, "png")
+    records = {
+        f"j{n}": JobRecord(
+            f"j{n}",
+            "k",
+            JobStatus.SUCCEEDED,
+            images=(image,),
+            usage={"input_tokens": 10, "output_tokens": 100 * (n + 1), "total_tokens": 0},
+        )
+        for n in range(3)
+    }
+    history = history_from(jobs, records)
+    assert history == {
+        "gpt-image-2": [
+            {"input_tokens": 30, "output_tokens": 600, "total_tokens": 630, "images": 3, "jobs": 3}
+        ]
+    }
