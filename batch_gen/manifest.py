@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+import msgspec
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -544,7 +545,7 @@ def with_provider(manifest: Manifest, provider: str) -> Manifest:
     offline run) only after the manifest has told it where the output folder is.
     """
     jobs = tuple(
-        dataclasses.replace(
+        msgspec.structs.replace(
             job,
             key=_key(
                 provider,

@@ -41,8 +41,7 @@ class InputFile:
     format: str  # sniffed: png, jpeg, webp, gif
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+class Job(msgspec.Struct, frozen=True):  # a Struct: built 100,000 times for a large CSV
     """One validated manifest entry, ready to run.
 
     ``request`` holds every request field but the prompt (``model``, ``size``, ``n``, the

@@ -10,6 +10,7 @@ job to Bria's asynchronous edit API.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,7 @@ _MAX_INPUTS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)  # a manifest uses a few models, 100,000 times over
 def model_route(model: str) -> Route:
     """The route a model id implies when the job names no ``api``."""
     name = model.lower()

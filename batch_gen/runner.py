@@ -206,7 +206,7 @@ class _Run:
             await asyncio.sleep(self.options.grace)
             self._cancel_workers()
 
-    async def _unless_stopped(self, awaitable: Awaitable[T]) -> T:
+    async def unless_stopped(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` unless the run starts stopping first (then raise _Stopped)."""
         if self.stopping.is_set():
             if asyncio.iscoroutine(awaitable):
@@ -234,13 +234,13 @@ class _Run:
         once per request, and wrapping idle waits in tasks would cost for nothing.
         """
         if self.pause.remaining() > 0:
-            await self._unless_stopped(self.pause.wait())
+            await self.unless_stopped(self.pause.wait())
         if self.stopping.is_set():
             raise _Stopped
         taken_at = self.slots.try_acquire()
         if taken_at is not None:
             return taken_at
-        return await self._unless_stopped(self.slots.acquire())
+        return await self.unless_stopped(self.slots.acquire())
 
     # --- the run -----------------------------------------------------------------------
 
@@ -566,7 +566,7 @@ class _Run:
         self.store.put(record)
         self.progress.retrying(+1)
         try:
-            await self._unless_stopped(asyncio.sleep(delay))
+            await self.unless_stopped(asyncio.sleep(delay))
         finally:
             self.progress.retrying(-1)
 
@@ -585,9 +585,9 @@ class _Run:
             # The rate is taken inside the slot so that a slot never idles on a token that
             # a worker without a slot is holding; a pause may have begun meanwhile.
             if self.rate.rpm:
-                await self._unless_stopped(self.rate.acquire())
+                await self.unless_stopped(self.rate.acquire())
             if self.pause.remaining() > 0:
-                await self._unless_stopped(self.pause.wait())
+                await self.unless_stopped(self.pause.wait())
             self.summary.requests += 1
             generation: Generation = await provider.send(session, endpoint, request, hooks=hooks)
             outcome["succeeded"] = True
@@ -623,7 +623,7 @@ class _Run:
                         status=error.status,
                         retryable=True,  # a later run generates it again
                     ) from error
-                await self._unless_stopped(asyncio.sleep(delay))
+                await self.unless_stopped(asyncio.sleep(delay))
 
     def _record_staged(self, work: _JobWork, staged: list[_Staged]) -> None:
         """Record images written to their temp files; they are renamed into place later.
@@ -759,9 +759,9 @@ class _JobHooks:
             )
         # A few seconds between polls, growing while the task runs long.
         delay = min(options.poll_interval * 1.5 ** max(polls - 1, 0), 5 * options.poll_interval)
-        await self._run._unless_stopped(asyncio.sleep(delay))
+        await self._run.unless_stopped(asyncio.sleep(delay))
         if self._run.rate.rpm:  # polls count against the same rate limit as submissions
-            await self._run._unless_stopped(self._run.rate.acquire())
+            await self._run.unless_stopped(self._run.rate.acquire())
 
 
 def _place_files(
