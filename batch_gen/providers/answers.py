@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from ..errors import (
     AuthenticationError,
     BadResponseError,
@@ -53,6 +55,15 @@ def redact(text: str, secret: str | None) -> str:
         text = text.replace(secret, "***")
     # Belt and braces: anything shaped like an API key ("sk-" + 20 or more characters).
     return re.sub(r"sk-[A-Za-z0-9_\-]{16,}", "sk-***", text)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """``body`` as a JSON object, or None when it is not one."""
+    try:
+        document = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def parse_error_body(body: bytes) -> tuple[str, str | None, str | None]:

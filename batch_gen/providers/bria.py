@@ -41,6 +41,7 @@ from ..models import InputFile, Job
 from .answers import error_from_response
 from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
 from .gemini import closest_ratio, size_config
+from .http import exchange
 from .openai_edits import read_inputs
 
 if TYPE_CHECKING:
@@ -425,16 +426,7 @@ async def _exchange(
     path: str,
     payload: bytes | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request to the API with the Bearer key: (status, headers, body)."""
-    from .http import transport_errors  # aiohttp: loaded only when sending
-
+    """One request to the Bria API (a JSON ``payload`` encoded beforehand, in a thread)."""
     url = endpoint.base_url.rstrip("/") + path
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-    if payload is not None:
-        headers["Content-Type"] = "application/json"
     what = "Bria request" if method == "POST" else "Bria poll"
-    with transport_errors(secret=endpoint.api_key, what=what):
-        async with session.request(
-            method, url, data=payload, headers=headers, allow_redirects=False
-        ) as response:
-            return response.status, dict(response.headers), await response.read()
+    return await exchange(session, endpoint, method, url, data=payload, what=what)

@@ -60,8 +60,9 @@ from ..errors import (
     ServerError,
 )
 from ..models import InputFile, Job
-from .answers import error_from_response, parse_error_body, redact
+from .answers import error_from_response, json_object, parse_error_body, redact
 from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .http import exchange
 
 if TYPE_CHECKING:
     import aiohttp
@@ -164,14 +165,6 @@ def step_name(number: int, count: int) -> str:
 # --- pure answer reading ---------------------------------------------------------------
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
 def submit_task_id(
     status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None
 ) -> str:
@@ -185,7 +178,7 @@ def submit_task_id(
         raise QuotaExhaustedError(redact(message, secret), status=status, code=code)
     if status != 200:
         raise error_from_response(status, headers, body, secret=secret)
-    document = _json_object(body)
+    document = json_object(body)
     task_id = document.get("id") if document is not None else None
     if isinstance(task_id, int) and not isinstance(task_id, bool):
         task_id = str(task_id)
@@ -256,7 +249,7 @@ def read_poll(
     """Classify a ``get_result`` answer: a non-200 is the error it stands for."""
     if status != 200:
         raise error_from_response(status, headers, body, secret=secret)
-    document = _json_object(body)
+    document = json_object(body)
     if document is None or "status" not in document:
         # Not a result (an error envelope in a 200?): retry rather than poll it until the
         # task deadline. The task stays recorded.
@@ -308,8 +301,8 @@ class Flux:
                 model = unquote(request.endpoint.rsplit("/", 1)[-1])
                 body[image_field(model)] = await offload(inline_image, request.files)
             url = endpoint.base_url.rstrip("/") + request.endpoint
-            status, headers, answer = await _exchange(
-                session, endpoint, "POST", url, body=body, what="Flux submit"
+            status, headers, answer = await exchange(
+                session, endpoint, "POST", url, json=body, what="Flux submit"
             )
             task_id = submit_task_id(status, headers, answer, secret=endpoint.api_key)
             hooks.record_task(step, task_id)  # durable before the first poll
@@ -337,26 +330,6 @@ def inline_image(files: Sequence[InputFile]) -> str:
 # --- I/O -------------------------------------------------------------------------------
 
 
-async def _exchange(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    method: str,
-    url: str,
-    *,
-    body: Mapping[str, Any] | None = None,
-    what: str,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request; (status, headers, body), or a TransportError."""
-    from .http import transport_errors  # aiohttp: loaded only when sending
-
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-    with transport_errors(secret=endpoint.api_key, what=what):
-        async with session.request(
-            method, url, json=body, headers=headers, allow_redirects=False
-        ) as response:
-            return response.status, dict(response.headers), await response.read()
-
-
 async def _poll(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
@@ -372,7 +345,7 @@ async def _poll(
         polls += 1
         await hooks.before_poll(polls)
         try:
-            status, headers, body = await _exchange(
+            status, headers, body = await exchange(
                 session, endpoint, "GET", url, what=f"Flux task {task_id}"
             )
             view = read_poll(status, headers, body, task_id=task_id, secret=endpoint.api_key)

@@ -46,6 +46,7 @@ from ..errors import (
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
 from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .http import transport_errors
 from .openai_edits import MIME_TYPES, read_inputs
 
 if TYPE_CHECKING:
@@ -264,7 +265,6 @@ class Gemini:
         offload: Offload = inline,
     ) -> Generation:
         """Send one generateContent call; parse it with :func:`parse_answer`."""
-        from .http import transport_errors  # aiohttp: loaded only when sending
 
         del hooks  # synchronous: nothing to poll
         if request.files:

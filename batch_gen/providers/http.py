@@ -1,17 +1,23 @@
 """The one place where aiohttp's exceptions become ProviderErrors (see :mod:`.answers` for
-unsuccessful answers). Imported only by code that sends requests, so that planning and
-``status`` never load aiohttp.
+unsuccessful answers), and the plain request every provider sends.
+
+aiohttp is imported inside the functions, not with the module, so that planning, dry runs
+and ``status`` (which import the providers to count requests) never load it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, TransportError
 from .answers import redact
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from .base import Endpoint
 
 
 @contextmanager
@@ -23,6 +29,8 @@ def transport_errors(*, secret: str | None, what: str = "request") -> Iterator[N
     ClientConnectorError happen before a byte is sent; a socket read timeout, a total
     timeout, a dropped connection or a truncated body happen after.
     """
+    import aiohttp
+
     try:
         yield
     except aiohttp.ConnectionTimeoutError as exc:
@@ -41,3 +49,28 @@ def transport_errors(*, secret: str | None, what: str = "request") -> Iterator[N
     except (aiohttp.ClientError, OSError) as exc:
         message = redact(f"{what}: connection failed: {type(exc).__name__}: {exc}", secret)
         raise TransportError(message, ambiguous=True) from exc
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    method: str,
+    url: str,
+    *,
+    json: Mapping[str, Any] | None = None,
+    data: bytes | None = None,
+    what: str,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request with the Bearer key, no redirects followed: (status, headers, body).
+
+    Transport failures become TransportError; what the status means is the caller's
+    business (see :mod:`.answers`).
+    """
+    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    with transport_errors(secret=endpoint.api_key, what=what):
+        async with session.request(
+            method, url, json=json, data=data, headers=headers, allow_redirects=False
+        ) as response:
+            return response.status, dict(response.headers), await response.read()

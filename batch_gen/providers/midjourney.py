@@ -53,7 +53,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import msgspec
 import pybase64
 
 from ..errors import (
@@ -65,8 +64,9 @@ from ..errors import (
     ServerError,
 )
 from ..models import InputFile, Job
-from .answers import error_from_response, redact
+from .answers import error_from_response, json_object, redact
 from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .http import exchange
 
 if TYPE_CHECKING:
     import aiohttp
@@ -185,14 +185,6 @@ def upscale_custom_id(task: Mapping[str, Any], index: int) -> str | None:
 # --- pure answer reading ---------------------------------------------------------------
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
 def _code(document: Mapping[str, Any] | None) -> int | None:
     value = document.get("code") if document is not None else None
     if isinstance(value, bool):
@@ -226,7 +218,7 @@ def submit_task_id(
     Branches on ``code``, never on the localized ``description`` (see the module table).
     A 200 that cannot be read may still have created (and billed) a task: ambiguous.
     """
-    document = _json_object(body)
+    document = json_object(body)
     code = _code(document)
     description = redact(str((document or {}).get("description") or "").strip(), secret)
     message = f"{what} refused (code {code}): {description or '(no description)'}"
@@ -316,7 +308,7 @@ def read_fetch(
     An unknown id (new-api: HTTP 400 ``{"code":4,"description":"task_no_found"}``) ends the
     task with a retryable BadResponseError: a later try submits again.
     """
-    document = _json_object(body)
+    document = json_object(body)
     if document is not None and "status" not in document:
         description = str(document.get("description") or document.get("error") or "")
         if _GONE.search(description):
@@ -462,26 +454,6 @@ def data_uris(files: Sequence[InputFile]) -> list[str]:
 # --- I/O -------------------------------------------------------------------------------
 
 
-async def _exchange(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    method: str,
-    url: str,
-    *,
-    body: Mapping[str, Any] | None = None,
-    what: str,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request; (status, headers, body), or a TransportError."""
-    from .http import transport_errors  # aiohttp: loaded only when sending
-
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-    with transport_errors(secret=endpoint.api_key, what=what):
-        async with session.request(
-            method, url, json=body, headers=headers, allow_redirects=False
-        ) as response:
-            return response.status, dict(response.headers), await response.read()
-
-
 async def _submit(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
@@ -490,14 +462,14 @@ async def _submit(
     *,
     what: str,
 ) -> str:
-    status, headers, answer = await _exchange(session, endpoint, "POST", url, body=body, what=what)
+    status, headers, answer = await exchange(session, endpoint, "POST", url, json=body, what=what)
     return submit_task_id(status, headers, answer, secret=endpoint.api_key, what=what)
 
 
 async def _fetch(session: aiohttp.ClientSession, endpoint: Endpoint, task_id: str) -> TaskView:
     url = f"{endpoint.base_url.rstrip('/')}/mj/task/{quote(task_id, safe='')}/fetch"
     try:
-        status, headers, body = await _exchange(
+        status, headers, body = await exchange(
             session, endpoint, "GET", url, what=f"Midjourney task {task_id}"
         )
         return read_fetch(status, headers, body, task_id=task_id, secret=endpoint.api_key)

@@ -27,6 +27,7 @@ from ..errors import InvalidRequestError
 from ..models import InputFile, Job
 from .answers import error_from_response
 from .base import ApiRequest, Endpoint, Generation, Offload, TaskHooks, inline
+from .http import transport_errors
 from .openai_images import model_family, one_image_per_request, parse_generation, request_body
 
 if TYPE_CHECKING:
@@ -160,8 +161,6 @@ class OpenAIEdits:
         otherwise stall every other request on the loop.
         """
         import aiohttp  # loaded only when sending, like .http
-
-        from .http import transport_errors
 
         del hooks  # one request, one answer: nothing to poll
         contents = await asyncio.to_thread(read_inputs, request.files)

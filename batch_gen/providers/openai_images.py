@@ -24,6 +24,7 @@ from .base import (
     TaskHooks,
     inline,
 )
+from .http import transport_errors
 
 if TYPE_CHECKING:
     import aiohttp
@@ -110,7 +111,6 @@ class OpenAIImages:
         hooks: TaskHooks,
         offload: Offload = inline,
     ) -> Generation:
-        from .http import transport_errors  # aiohttp: loaded only when sending
 
         del hooks  # one request, one answer: nothing to poll
         url = endpoint.base_url.rstrip("/") + request.endpoint
