@@ -35,12 +35,20 @@ def _identity(manifest_sha256: str, provider: str) -> dict[str, object]:
 def write_job_index(
     output_dir: Path, *, manifest_sha256: str, provider: str, jobs: Sequence[Job]
 ) -> None:
-    """Record ``[id, key]`` of every job, atomically (temp file, then rename)."""
+    """Record ``[id, key]`` of every job, atomically (temp file, then rename).
+
+    Not for a manifest with input files: their contents are part of the keys and may
+    change while the manifest stays the same, so such a manifest is always re-read (and
+    any index left by an earlier version of it is removed).
+    """
+    path = output_dir / STATE_DIR_NAME / INDEX_NAME
+    if any(job.inputs for job in jobs):
+        path.unlink(missing_ok=True)
+        return
     document = {
         **_identity(manifest_sha256, provider),
         "jobs": [[job.id, job.key] for job in jobs],
     }
-    path = output_dir / STATE_DIR_NAME / INDEX_NAME
     temp = path.with_name(f".{path.name}.tmp")
     temp.write_bytes(msgspec.json.encode(document))
     os.replace(temp, path)

@@ -12,8 +12,10 @@ from batch_gen.jobindex import INDEX_NAME
 from batch_gen.state import STATE_DIR_NAME
 
 
-def _status_json(capsys: pytest.CaptureFixture[str], manifest: Path) -> dict[str, object]:
-    assert cli.main(["status", str(manifest), "--json"]) == 0
+def _status_json(
+    capsys: pytest.CaptureFixture[str], manifest: Path, *options: str
+) -> dict[str, object]:
+    assert cli.main(["status", str(manifest), "--json", *options]) == 0
     document: dict[str, object] = json.loads(capsys.readouterr().out)
     return document
 
@@ -57,3 +59,27 @@ def test_status_of_a_bad_manifest_is_exit_2(
     manifest.write_text("jobs: []\n")
     assert cli.main(["status", str(manifest)]) == 2
     assert "bad.yaml" in capsys.readouterr().err
+
+
+def test_an_edited_input_image_shows_as_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Input images are part of the key: after editing one (the manifest unchanged),
+    status reports that job pending, and the next run redoes only it."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(tmp_path / "ref.png")
+    manifest = tmp_path / "edits.yaml"
+    manifest.write_text(
+        "jobs:\n"
+        "  - {id: plain, prompt: a red cube}\n"
+        "  - {id: edited, prompt: make it blue, image: ref.png}\n"
+    )
+    # --output lets status find the state (and so a job index) without reading the YAML.
+    assert cli.main(["run", str(manifest), "--offline", "--no-progress", "--output", "o"]) == 0
+    capsys.readouterr()
+    assert _status_json(capsys, manifest, "--output", "o")["counts"]["succeeded"] == 2
+    Image.new("RGB", (64, 64), (10, 10, 200)).save(tmp_path / "ref.png")
+    counts = _status_json(capsys, manifest, "--output", "o")["counts"]
+    assert counts == {"succeeded": 1, "failed": 0, "pending": 1, "running": 0}
