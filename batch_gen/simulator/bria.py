@@ -48,7 +48,7 @@ from batch_gen.simulator.common import (
 )
 from batch_gen.simulator.config import Fault
 from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
-from batch_gen.simulator.state import STATE_KEY, StoredFile, TaskStats, UploadStats
+from batch_gen.simulator.state import STATE_KEY, StoredFile, TaskStats, TaskStore, UploadStats
 
 TEXT_TO_IMAGE_MODEL: Final = "bria-text-to-image"
 ACTIONS: Final = (
@@ -82,23 +82,8 @@ class BriaTask:
     corrupt: bool
 
 
-class BriaStore:
-    """The edit tasks of one app; an expired task is dropped when next looked up."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, BriaTask] = {}
-
-    def clear(self) -> None:
-        """Forget every task (``POST /_sim/reset``)."""
-        self.tasks.clear()
-
-    def live(self, task_id: str, *, now: float, ttl: float) -> BriaTask | None:
-        """The task if it exists and has not outlived *ttl* seconds since its submit."""
-        task = self.tasks.get(task_id)
-        if task is not None and now - task.submitted_at >= ttl:
-            del self.tasks[task_id]
-            return None
-        return task
+class BriaStore(TaskStore[BriaTask]):
+    """The Bria edit tasks of one app."""
 
 
 BRIA_TASKS: Final = web.AppKey("batch_gen.simulator.bria_tasks", BriaStore)

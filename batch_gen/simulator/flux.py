@@ -54,7 +54,7 @@ from batch_gen.simulator.common import (
 )
 from batch_gen.simulator.config import Fault
 from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
-from batch_gen.simulator.state import STATE_KEY, TaskStats, UploadStats
+from batch_gen.simulator.state import STATE_KEY, TaskStats, TaskStore, UploadStats
 
 
 class _Kind(Enum):
@@ -124,23 +124,8 @@ class FluxTask:
         return self.submitted_at + self.duration
 
 
-class FluxStore:
-    """The tasks of one app; an expired task is dropped when next looked up."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, FluxTask] = {}
-
-    def clear(self) -> None:
-        """Forget every task (``POST /_sim/reset``)."""
-        self.tasks.clear()
-
-    def live(self, task_id: str, *, now: float, ttl: float) -> FluxTask | None:
-        """The task if it exists and has not outlived *ttl* seconds since its submit."""
-        task = self.tasks.get(task_id)
-        if task is not None and now - task.submitted_at >= ttl:
-            del self.tasks[task_id]
-            return None
-        return task
+class FluxStore(TaskStore[FluxTask]):
+    """The Flux tasks of one app."""
 
 
 FLUX_TASKS: Final = web.AppKey("batch_gen.simulator.flux_tasks", FluxStore)

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -253,6 +253,32 @@ class SimStats:
 
 # --------------------------------------------------------------------------------------
 # The /files/ store
+
+
+class _Submitted(Protocol):
+    submitted_at: float
+
+
+_Task = TypeVar("_Task", bound=_Submitted)
+
+
+class TaskStore(Generic[_Task]):
+    """The tasks of one app by id; a task past its TTL is dropped when next looked up."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, _Task] = {}
+
+    def clear(self) -> None:
+        """Forget every task (``POST /_sim/reset``)."""
+        self.tasks.clear()
+
+    def live(self, task_id: str, *, now: float, ttl: float) -> _Task | None:
+        """The task if it exists and has not outlived *ttl* seconds since its submit."""
+        task = self.tasks.get(task_id)
+        if task is not None and now - task.submitted_at >= ttl:
+            del self.tasks[task_id]
+            return None
+        return task
 
 
 @dataclass(frozen=True, slots=True)
