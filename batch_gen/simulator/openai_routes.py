@@ -180,8 +180,8 @@ def _size_field(
     raise invalid_value("size", value, [*allowed, "auto"])
 
 
-def _plan_generation(body: Mapping[str, Any]) -> _Plan:
-    """Validate a generations body the way CometAPI and the upstream model would."""
+def _model_family(body: Mapping[str, Any]) -> tuple[str, _Family]:
+    """The request's model and its family, or CometAPI's answer to a missing/unknown one."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise CometError(
@@ -197,6 +197,12 @@ def _plan_generation(body: Mapping[str, Any]) -> _Plan:
             type="comet_api_error",
             code="model_not_found",
         )
+    return model, family
+
+
+def _plan_generation(body: Mapping[str, Any]) -> _Plan:
+    """Validate a generations body the way CometAPI and the upstream model would."""
+    model, family = _model_family(body)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise CometError(400, "Missing required parameter: 'prompt'.", param="prompt")
@@ -610,19 +616,7 @@ class _EditPlan:
 def _plan_edit(form: _Form, *, max_side: int) -> _EditPlan:
     """Validate an edits form the way CometAPI and the upstream model would."""
     body = _form_body(form.fields)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise CometError(
-            400, "model name is required", type="comet_api_error", code="invalid_request"
-        )
-    family = MODELS.get(model)
-    if family is None:
-        raise CometError(
-            503,
-            f"No available channel for model {model} under group default",
-            type="comet_api_error",
-            code="model_not_found",
-        )
+    model, family = _model_family(body)
     if family not in _EDIT_FAMILIES:
         raise CometError(
             400,
