@@ -515,6 +515,25 @@ def _write_cache(path: Path, base_url: str, document: object, fetched_at: float)
         raise
 
 
+def cached_or_built(
+    key: str, *, cache_dir: Path, build: Callable[[], object], now: Callable[[], float] = time.time
+) -> Catalog:
+    """The catalog cached under ``key``, else the document ``build()`` returns, cached.
+
+    For catalogs that never go stale under their key (the built-in simulator's, keyed by
+    batch_gen's version): no age limit. A cache that cannot be written is no error.
+    """
+    path = cache_path(cache_dir, key)
+    cached = _read_cache(path, key)
+    if cached is not None:
+        return dataclasses.replace(cached, source=f"{key} (cached)")
+    document = build()
+    catalog = parse_catalog(document, fetched_at=now(), source=key)
+    with contextlib.suppress(OSError):
+        _write_cache(path, key, document, catalog.fetched_at)
+    return catalog
+
+
 async def load_catalog(
     *,
     base_url: str,

@@ -610,3 +610,24 @@ async def test_an_unwritable_cache_folder_does_not_stop_the_load(
     blocker.write_text("")
     catalog = await load_catalog(base_url=base_url, cache_dir=blocker / "cache", now=Clock())
     assert catalog.get("gpt-image-2") is not None
+
+
+def test_cached_or_built_builds_once_per_key(tmp_path: Path) -> None:
+    """A catalog that never goes stale under its key is built once, then read back."""
+    from batch_gen.catalog import cached_or_built
+
+    calls: list[int] = []
+
+    def build() -> dict[str, object]:
+        calls.append(1)
+        return {
+            "success": True,
+            "data": [{"id": "m", "model_type": "image", "pricing": {"per_request": 0.5}}],
+        }
+
+    first = cached_or_built("sim://v1", cache_dir=tmp_path, build=build)
+    second = cached_or_built("sim://v1", cache_dir=tmp_path, build=build)
+    other = cached_or_built("sim://v2", cache_dir=tmp_path, build=build)
+    assert len(calls) == 2  # v1 once, v2 once
+    assert first.models.keys() == second.models.keys() == other.models.keys() == {"m"}
+    assert second.source == "sim://v1 (cached)"
