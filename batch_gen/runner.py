@@ -430,6 +430,14 @@ class _Run:
         if self.budget is not None and work.job.id in self._estimates:
             self.budget.finish(self._estimates.pop(work.job.id), actual)
 
+    def _settle(self, work: _JobWork) -> None:
+        """Book a job that ends neither succeeded nor failed (stopped, aborted): what it
+        sent may have been billed; a job that sent nothing frees its budget."""
+        if work.requests:
+            self._account(work)
+        elif self.budget is not None and work.job.id in self._estimates:
+            self.budget.finish(self._estimates.pop(work.job.id), 0.0)
+
     def note(self, message: str) -> None:
         """Tell the user something about the run now, and again in the summary."""
         print(f"batch_gen: {message}", file=sys.stderr, flush=True)
@@ -450,8 +458,9 @@ class _Run:
             # which the next run resumes, keeping every image already recorded.
             raise
         except _Stopped:
-            return
+            self._settle(work)
         except FatalProviderError as error:
+            self._settle(work)
             self._abort(error.describe())
         except ProviderError as error:
             await self._fail(work, error)
