@@ -127,7 +127,8 @@ def _upscales(value: Any) -> str | None:
         and len(set(value)) == len(value)
     ):
         return None
-    return f"must be a list of different grid positions from 1 to 4, got {_describe(value)}"
+    shown = repr(value) if isinstance(value, list) else _describe(value)
+    return f"must be a list of different grid positions from 1 to 4, got {shown}"
 
 
 REQUEST_CHECKS: Final[Mapping[str, Check]] = {
