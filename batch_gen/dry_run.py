@@ -120,6 +120,8 @@ def price_plan(preview: Preview, manifest: Manifest, options: RunOptions) -> str
         catalog = asyncio.run(catalog_for(offline=options.offline, base_url=options.base_url))
     except ConfigurationError as error:
         return f"estimated cost: unknown ({error})"
+    if not catalog.models:
+        return "estimated cost: unknown (the model catalog is empty)"
     jobs = [item.job for item in preview.plan.to_run]
     problems = model_problems(jobs, catalog, manifest.path)
     if problems:

@@ -380,6 +380,13 @@ class _Run:
             return
         if self.catalog.warning:
             self.note(self.catalog.warning)
+        if not self.catalog.models:
+            # A gateway answering with an empty list is not saying every model is unknown.
+            self.note(f"the model catalog at {endpoint.base_url} is empty: models not checked")
+            self.catalog = None
+            if options.max_cost is not None:
+                raise ConfigurationError("--max-cost needs model prices: the catalog is empty")
+            return
         if options.check_models:
             jobs = [item.job for item in plan.to_run]
             problems = model_problems(jobs, self.catalog, self.manifest.path)
