@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import PNG
+from support import API_BASE, API_KEY, PNG
 
 from batch_gen.errors import (
     AuthenticationError,
@@ -33,9 +33,9 @@ from batch_gen.providers import OpenAIImages
 from batch_gen.providers.answers import error_from_response, redact
 from batch_gen.providers.base import Endpoint, NoTasks, ReturnedImage, inline_bytes
 
-BASE = "http://api.test"
+BASE = API_BASE
 URL = f"{BASE}/v1/images/generations"
-KEY = "sk-test-0123456789abcdefghijklmnop"
+KEY = API_KEY
 ENDPOINT = Endpoint(BASE, KEY)
 
 

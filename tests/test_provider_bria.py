@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import PNG, SimFactory, cli_env, run_cli, start_cli
+from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli, start_cli
 
 from batch_gen.errors import (
     AuthenticationError,
@@ -41,8 +41,8 @@ from batch_gen.providers.bria import (
     task_error,
 )
 
-BASE = "http://api.test"
-KEY = "sk-test-0123456789abcdefghijklmnop"
+BASE = API_BASE
+KEY = API_KEY
 ENDPOINT = Endpoint(BASE, KEY)
 T2I = f"{BASE}/bria/text-to-image"
 TASK = "3f2a9c"

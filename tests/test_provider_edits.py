@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import PNG, SimFactory, cli_env, run_cli
+from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli
 
 from batch_gen.errors import InvalidRequestError, ModelNotFoundError, ServerError
 from batch_gen.models import InputFile, Job
@@ -27,9 +27,9 @@ from batch_gen.providers import provider_for
 from batch_gen.providers.base import Endpoint, NoTasks, inline_bytes
 from batch_gen.providers.openai_edits import OpenAIEdits, edit_fields, form_parts, read_inputs
 
-BASE = "http://api.test"
+BASE = API_BASE
 URL = f"{BASE}/v1/images/edits"
-KEY = "sk-test-0123456789abcdefghijklmnop"
+KEY = API_KEY
 ENDPOINT = Endpoint(BASE, KEY)
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
 

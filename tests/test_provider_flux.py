@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import PNG
+from support import API_BASE, API_KEY, PNG, LoggingHooks
 
 from batch_gen.errors import (
     BadResponseError,
@@ -30,32 +30,13 @@ from batch_gen.models import InputFile, Job
 from batch_gen.providers.base import Endpoint
 from batch_gen.providers.flux import Flux, image_field, request_body, round_side, size_fields
 
-BASE = "http://api.test"
-KEY = "sk-test-0123456789abcdefghijklmnop"
+BASE, KEY = API_BASE, API_KEY
 ENDPOINT = Endpoint(BASE, KEY)
 RESULT = f"{BASE}/flux/v1/get_result?id={{}}"
 SAMPLE = "https://delivery.eu2.bfl.ai/results/{}/sample.jpeg?se=2026&sig=abc"
 
 
-class Hooks:
-    """TaskHooks that keep tasks in memory and log every record and poll, in order."""
-
-    def __init__(self, **tasks: str) -> None:
-        self.tasks: dict[str, str] = {name.replace("_", ":"): task for name, task in tasks.items()}
-        self.log: list[str] = []
-
-    def task(self, step: str) -> str | None:
-        return self.tasks.get(step)
-
-    def record_task(self, step: str, task_id: str | None) -> None:
-        self.log.append(f"record {step} {task_id}")
-        if task_id is None:
-            self.tasks.pop(step, None)
-        else:
-            self.tasks[step] = task_id
-
-    async def before_poll(self, polls: int) -> None:
-        self.log.append(f"poll {polls}")
+Hooks = LoggingHooks
 
 
 def _job(model: str = "flux-pro-1.1", *, n: int = 1, **request: Any) -> Job:

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 from PIL import Image
-from support import PNG, SimFactory, cli_env, run_cli
+from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli
 
 from batch_gen.errors import (
     AuthenticationError,
@@ -41,10 +41,10 @@ from batch_gen.providers.gemini import (
 )
 from batch_gen.report import token_totals
 
-BASE = "http://api.test"
+BASE = API_BASE
 MODEL = "gemini-3.1-flash-image-preview"
 URL = f"{BASE}/v1beta/models/{MODEL}:generateContent"
-KEY = "sk-test-0123456789abcdefghijklmnop"
+KEY = API_KEY
 ENDPOINT = Endpoint(BASE, KEY)
 B64 = base64.b64encode(PNG).decode()
 DRAFT = base64.b64encode(b"draft image").decode()

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import PNG
+from support import API_BASE, API_KEY, PNG, LoggingHooks
 
 from batch_gen.errors import (
     BadResponseError,
@@ -39,32 +39,13 @@ from batch_gen.providers.midjourney import (
     upscale_custom_id,
 )
 
-BASE = "http://api.test"
-KEY = "sk-test-0123456789abcdefghijklmnop"
+BASE, KEY = API_BASE, API_KEY
 ENDPOINT = Endpoint(BASE, KEY)
 FETCH = f"{BASE}/mj/task/{{}}/fetch"
 IMAGE = "https://api.cometapi.com/mj/image/{}"
 
 
-class Hooks:
-    """TaskHooks that keep tasks in memory and log every record and poll, in order."""
-
-    def __init__(self, **tasks: str) -> None:
-        self.tasks: dict[str, str] = {name.replace("_", ":"): task for name, task in tasks.items()}
-        self.log: list[str] = []
-
-    def task(self, step: str) -> str | None:
-        return self.tasks.get(step)
-
-    def record_task(self, step: str, task_id: str | None) -> None:
-        self.log.append(f"record {step} {task_id}")
-        if task_id is None:
-            self.tasks.pop(step, None)
-        else:
-            self.tasks[step] = task_id
-
-    async def before_poll(self, polls: int) -> None:
-        self.log.append(f"poll {polls}")
+Hooks = LoggingHooks
 
 
 def _job(model: str = "mj-fast", *, upscale: list[int] | None = None, **request: Any) -> Job:
