@@ -46,7 +46,7 @@ from ..errors import (
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
 from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
-from .http import transport_errors
+from .http import exchange
 from .openai_edits import MIME_TYPES, read_inputs
 
 if TYPE_CHECKING:
@@ -272,18 +272,18 @@ class Gemini:
         else:
             payload = msgspec.json.encode(request.body)
         url = endpoint.base_url.rstrip("/") + request.endpoint
-        headers = {"x-goog-api-key": endpoint.api_key, "Content-Type": "application/json"}
-        with transport_errors(secret=endpoint.api_key, what="Gemini request"):
-            async with session.post(
-                url, data=payload, headers=headers, allow_redirects=False
-            ) as response:
-                body = await response.read()
-                status = response.status
-                response_headers = dict(response.headers)
+        status, headers, body = await exchange(
+            session,
+            endpoint,
+            "POST",
+            url,
+            data=payload,
+            headers={"x-goog-api-key": endpoint.api_key},  # Google's header, not Bearer
+            what="Gemini request",
+        )
         if status != 200:
-            raise gemini_error(status, response_headers, body, secret=endpoint.api_key)
-        request_id = response_headers.get("x-request-id")
-        result: Generation = await offload(parse_answer, body, request_id)
+            raise gemini_error(status, headers, body, secret=endpoint.api_key)
+        result: Generation = await offload(parse_answer, body, headers.get("x-request-id"))
         return result
 
 

@@ -58,19 +58,22 @@ async def exchange(
     url: str,
     *,
     json: Mapping[str, Any] | None = None,
-    data: bytes | None = None,
+    data: bytes | aiohttp.FormData | None = None,
+    headers: Mapping[str, str] | None = None,
     what: str,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request with the Bearer key, no redirects followed: (status, headers, body).
+    """One request, no redirects followed: (status, headers, body).
 
-    Transport failures become TransportError; what the status means is the caller's
-    business (see :mod:`.answers`).
+    Authenticated with the Bearer key unless ``headers`` says otherwise (Gemini's
+    ``x-goog-api-key``); ``data`` bytes are JSON encoded beforehand. Transport failures
+    become TransportError; what the status means is the caller's business (see
+    :mod:`.answers`).
     """
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
+    sent = dict(headers) if headers is not None else {"Authorization": f"Bearer {endpoint.api_key}"}
+    if isinstance(data, bytes):
+        sent.setdefault("Content-Type", "application/json")
     with transport_errors(secret=endpoint.api_key, what=what):
         async with session.request(
-            method, url, json=json, data=data, headers=headers, allow_redirects=False
+            method, url, json=json, data=data, headers=sent, allow_redirects=False
         ) as response:
             return response.status, dict(response.headers), await response.read()

@@ -27,8 +27,14 @@ from ..errors import InvalidRequestError
 from ..models import InputFile, Job
 from .answers import error_from_response
 from .base import ApiRequest, Endpoint, Generation, Offload, TaskHooks, inline
-from .http import transport_errors
-from .openai_images import model_family, one_image_per_request, parse_generation, request_body
+from .http import exchange
+from .openai_images import (
+    model_family,
+    one_image_per_request,
+    parse_generation,
+    request_body,
+    request_count,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -142,9 +148,7 @@ class OpenAIEdits:
         return [ApiRequest(ENDPOINT, edit_fields(job, images), images, files=job.inputs)]
 
     def request_count(self, job: Job, images: int) -> int:
-        if images <= 0:
-            return 0
-        return images if one_image_per_request(job.model) else 1
+        return request_count(job, images)
 
     async def send(
         self,
@@ -170,16 +174,10 @@ class OpenAIEdits:
                 part.name, part.value, filename=part.filename, content_type=part.content_type
             )
         url = endpoint.base_url.rstrip("/") + request.endpoint
-        headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-        with transport_errors(secret=endpoint.api_key, what="image edit request"):
-            async with session.post(
-                url, data=form, headers=headers, allow_redirects=False
-            ) as response:
-                body = await response.read()
-                status = response.status
-                response_headers = dict(response.headers)
+        status, headers, body = await exchange(
+            session, endpoint, "POST", url, data=form, what="image edit request"
+        )
         if status != 200:
-            raise error_from_response(status, response_headers, body, secret=endpoint.api_key)
-        request_id = response_headers.get("x-request-id")
-        result: Generation = await offload(parse_generation, body, request_id)
+            raise error_from_response(status, headers, body, secret=endpoint.api_key)
+        result: Generation = await offload(parse_generation, body, headers.get("x-request-id"))
         return result

@@ -24,7 +24,7 @@ from .base import (
     TaskHooks,
     inline,
 )
-from .http import transport_errors
+from .http import exchange
 
 if TYPE_CHECKING:
     import aiohttp
@@ -79,6 +79,13 @@ def request_body(job: Job, images: int) -> dict[str, Any]:
     return body
 
 
+def request_count(job: Job, images: int) -> int:
+    """Requests for ``images`` more images: one, or one per image where n must be 1."""
+    if images <= 0:
+        return 0
+    return images if one_image_per_request(job.model) else 1
+
+
 def one_image_per_request(model: str) -> bool:
     """qwen-image refuses n > 1 and dall-e-3 allows only n = 1: split such jobs."""
     return model_family(model) == "qwen-image" or model.lower() == "dall-e-3"
@@ -98,9 +105,7 @@ class OpenAIImages:
         return [ApiRequest(ENDPOINT, request_body(job, images), images)]
 
     def request_count(self, job: Job, images: int) -> int:
-        if images <= 0:
-            return 0
-        return images if one_image_per_request(job.model) else 1
+        return request_count(job, images)
 
     async def send(
         self,
@@ -111,21 +116,14 @@ class OpenAIImages:
         hooks: TaskHooks,
         offload: Offload = inline,
     ) -> Generation:
-
         del hooks  # one request, one answer: nothing to poll
         url = endpoint.base_url.rstrip("/") + request.endpoint
-        headers = {"Authorization": f"Bearer {endpoint.api_key}"}
-        with transport_errors(secret=endpoint.api_key, what="image request"):
-            async with session.post(
-                url, json=request.body, headers=headers, allow_redirects=False
-            ) as response:
-                body = await response.read()
-                status = response.status
-                response_headers = dict(response.headers)
+        status, headers, body = await exchange(
+            session, endpoint, "POST", url, json=request.body, what="image request"
+        )
         if status != 200:
-            raise error_from_response(status, response_headers, body, secret=endpoint.api_key)
-        request_id = response_headers.get("x-request-id")
-        result: Generation = await offload(parse_generation, body, request_id)
+            raise error_from_response(status, headers, body, secret=endpoint.api_key)
+        result: Generation = await offload(parse_generation, body, headers.get("x-request-id"))
         return result
 
 
