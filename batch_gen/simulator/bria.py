@@ -38,11 +38,11 @@ from batch_gen.simulator.common import (
     CometError,
     ErrorStyle,
     Handler,
+    admit_json,
     api_route,
     contains_word,
     decode_base64_image,
     image_header,
-    read_json_object,
     size_for_ratio,
     sniff_image,
 )
@@ -120,18 +120,8 @@ def _seed(body: Mapping[str, Any], prompt: str) -> int:
 
 @api_route
 async def _text_to_image(call: Call) -> web.StreamResponse:
-    body = await read_json_object(call.request)
-    prompt = body.get("prompt") if body is not None else None
-    call.count_prompt(prompt)
-    call.check_key()
-    if body is None:
-        raise CometError(
-            400,
-            "invalid request body: expected a JSON object",
-            type="comet_api_error",
-            code="bad_request_body",
-        )
-    call.admit()
+    body = await admit_json(call)
+    prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise _bad("prompt", "prompt is required")
     count = _count(body)
@@ -214,19 +204,9 @@ def _edit_size(
 
 
 async def _edit(call: Call, action: str) -> web.StreamResponse:
-    body = await read_json_object(call.request)
-    prompt = body.get("prompt") if body is not None else None
+    body = await admit_json(call, unnamed=f"bria/{action}")
+    prompt = body.get("prompt")
     key = prompt if isinstance(prompt, str) and prompt else f"bria/{action}"
-    call.count_prompt(key)
-    call.check_key()
-    if body is None:
-        raise CometError(
-            400,
-            "invalid request body: expected a JSON object",
-            type="comet_api_error",
-            code="bad_request_body",
-        )
-    call.admit()
     image = _edit_image(body, "image", required=True)
     assert image is not None
     mask = _edit_image(body, "mask", required=action in _NEEDS_MASK)

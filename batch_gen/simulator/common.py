@@ -448,6 +448,25 @@ async def read_json_object(request: web.Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+async def admit_json(call: Call, *, unnamed: str | None = None) -> dict[str, Any]:
+    """The gateway's first steps for a JSON route, in CometAPI's order: count the request
+    (under its prompt, or ``unnamed`` when it has none), check the key, refuse a body that
+    is not a JSON object, then the rpm window. Returns the body."""
+    body = await read_json_object(call.request)
+    prompt = body.get("prompt") if body is not None else None
+    call.count_prompt(prompt if isinstance(prompt, str) and prompt else unnamed)
+    call.check_key()
+    if body is None:
+        raise CometError(
+            400,
+            "invalid request body: expected a JSON object",
+            type="comet_api_error",
+            code="bad_request_body",
+        )
+    call.admit()
+    return body
+
+
 def moved() -> web.Response:
     """CometAPI's answer to a wrong path: 301 to ``/`` with an nginx HTML body."""
     return web.Response(

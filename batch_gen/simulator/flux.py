@@ -44,11 +44,11 @@ from batch_gen.simulator.common import (
     Call,
     CometError,
     ErrorStyle,
+    admit_json,
     api_route,
     contains_word,
     decode_base64_image,
     image_header,
-    read_json_object,
     size_for_ratio,
     sniff_image,
 )
@@ -192,18 +192,8 @@ def _images(body: Mapping[str, Any], kind: _Kind) -> list[tuple[str, bytes | Non
 @api_route
 async def _submit(call: Call) -> web.StreamResponse:
     model = call.request.match_info["model"]
-    body = await read_json_object(call.request)
-    prompt = body.get("prompt") if body is not None else None
-    call.count_prompt(prompt)
-    call.check_key()
-    if body is None:
-        raise CometError(
-            400,
-            "invalid request body: expected a JSON object",
-            type="comet_api_error",
-            code="bad_request_body",
-        )
-    call.admit()
+    body = await admit_json(call)
+    prompt = body.get("prompt")
     kind = MODELS.get(model)
     if kind is None:
         raise CometError(

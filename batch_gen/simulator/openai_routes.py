@@ -35,11 +35,11 @@ from batch_gen.simulator.common import (
     Call,
     CometError,
     ErrorStyle,
+    admit_json,
     api_route,
     corrupt_b64,
     image_header,
     invalid_value,
-    read_json_object,
     sniff_image,
 )
 from batch_gen.simulator.config import Fault
@@ -697,18 +697,7 @@ def _edit_usage(edit: _EditPlan) -> dict[str, Any]:
 
 @api_route
 async def _generations(call: Call) -> web.StreamResponse:
-    body = await read_json_object(call.request)
-    if body is not None:
-        call.count_prompt(body.get("prompt"))
-    call.check_key()
-    if body is None:
-        raise CometError(
-            400,
-            "invalid request body: expected a JSON object",
-            type="comet_api_error",
-            code="bad_request_body",
-        )
-    call.admit()
+    body = await admit_json(call)
     plan = _plan_generation(body)
     fault = await call.upstream(plan.prompt, billed=plan.count, style=ErrorStyle.COMET)
     _refuse_trigger(call, plan.prompt)
