@@ -7,10 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import pytest
 from support import SIM_KEY, SimFactory
 
 from batch_gen.simulator import Simulator, SimulatorConfig
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain client session, for tests that talk to a server or to aioresponses."""
+    async with aiohttp.ClientSession() as client:
+        yield client
 
 
 @pytest.fixture(autouse=True, scope="session")

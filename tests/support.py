@@ -132,3 +132,8 @@ class LoggingHooks:
 
     async def before_poll(self, polls: int) -> None:
         self.log.append(f"poll {polls}")
+
+
+def sent(mock: Any) -> list[Any]:
+    """Every request an ``aioresponses`` mock received, in order of URL."""
+    return [call for calls in mock.requests.values() for call in calls]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 from aioresponses import aioresponses
@@ -13,12 +11,6 @@ from batch_gen.errors import DownloadError, TransportError
 from batch_gen.providers.download import download_image
 
 URL = "https://cdn.test/img/abc.webp?sig=SECRET&exp=1"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 async def test_downloads_image_bytes_without_sending_the_key(

@@ -7,13 +7,13 @@ since an unmatched URL would look like a connection error.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import API_BASE, API_KEY, PNG
+from support import API_BASE, API_KEY, PNG, sent
 
 from batch_gen.errors import (
     AuthenticationError,
@@ -48,16 +48,6 @@ def _job(model: str, **request: Any) -> Job:
         api="openai.generations",
         key="k",
     )
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-def _calls(mock: aioresponses) -> list[Any]:
-    return [call for calls in mock.requests.values() for call in calls]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +117,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None
     with aioresponses() as mock:
         mock.post(URL, payload=payload, headers={"x-request-id": "req-1"})
         generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        (call,) = _calls(mock)
+        (call,) = sent(mock)
     assert call.kwargs["json"] == {"prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024"}
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
     assert inline_bytes(generation.images[0]) == PNG
@@ -145,7 +135,7 @@ async def test_url_and_revised_prompt_are_returned(session: aiohttp.ClientSessio
     with aioresponses() as mock:
         mock.post(URL, payload=payload)
         generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+        assert len(sent(mock)) == 1
     assert generation.images[0].url == "https://cdn.test/x.webp"
     assert generation.images[0].revised_prompt == "r"
 
@@ -235,7 +225,7 @@ async def test_error_classification(
             mock.post(URL, status=status, payload=body, headers=dict(headers))
         with pytest.raises(expected) as caught:
             await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+        assert len(sent(mock)) == 1
     assert type(caught.value) is expected
     assert caught.value.retryable is retryable
     assert caught.value.ambiguous is ambiguous
@@ -274,7 +264,7 @@ async def test_transport_failures_are_retryable_and_maybe_billed(
         mock.post(URL, exception=exception)
         with pytest.raises(TransportError) as caught:
             await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+        assert len(sent(mock)) == 1
     assert caught.value.retryable
     assert caught.value.ambiguous is ambiguous
 
@@ -306,7 +296,7 @@ async def test_200_without_a_usable_image_is_a_retryable_failure(
         mock.post(URL, status=200, body=body, content_type="application/json")
         with pytest.raises(BadResponseError) as caught:
             await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+        assert len(sent(mock)) == 1
     assert caught.value.retryable
     assert caught.value.ambiguous
 

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +87,6 @@ class RecordingHooks(NoTasks):
 
     async def before_poll(self, polls: int) -> None:
         self.log.append(f"poll {polls}")
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def _calls(mock: aioresponses) -> list[tuple[str, str, Any]]:

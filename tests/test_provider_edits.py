@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -19,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli
+from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli, sent
 
 from batch_gen.errors import InvalidRequestError, ModelNotFoundError, ServerError
 from batch_gen.models import InputFile, Job
@@ -51,16 +50,6 @@ def _job(model: str = "gpt-image-2", *, inputs: tuple[InputFile, ...] = (), **re
         key="k",
         inputs=inputs,
     )
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-def _calls(mock: aioresponses) -> list[Any]:
-    return [call for calls in mock.requests.values() for call in calls]
 
 
 async def _parts(form: aiohttp.FormData) -> list[EmailMessage]:
@@ -196,7 +185,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_pat
     with aioresponses() as mock:
         mock.post(URL, payload=_answer(), headers={"x-request-id": "req-9"})
         generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        (call,) = _calls(mock)
+        (call,) = sent(mock)
     assert call.kwargs["headers"] == {"Authorization": f"Bearer {KEY}"}
     parts = await _parts(call.kwargs["data"])
     named = [(part.get_param("name", header="content-disposition"), part) for part in parts]
@@ -228,7 +217,7 @@ async def test_a_single_image_goes_in_part_image(
     with aioresponses() as mock:
         mock.post(URL, payload=_answer())
         await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        (call,) = _calls(mock)
+        (call,) = sent(mock)
     parts = await _parts(call.kwargs["data"])
     names = [part.get_param("name", header="content-disposition") for part in parts]
     assert names == ["prompt", "model", "image"]
@@ -246,7 +235,7 @@ async def test_a_changed_file_is_refused_before_anything_is_sent(
         mock.post(URL, payload=_answer())
         with pytest.raises(InvalidRequestError, match="changed since the manifest"):
             await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert _calls(mock) == []
+        assert sent(mock) == []
 
 
 @pytest.mark.parametrize(
@@ -283,7 +272,7 @@ async def test_errors_are_translated_like_generations(
         mock.post(URL, status=status, payload=body)
         with pytest.raises(expected) as caught:
             await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+        assert len(sent(mock)) == 1
     assert type(caught.value) is expected
     assert getattr(caught.value, "retryable", None) is retryable
     assert KEY not in str(caught.value)

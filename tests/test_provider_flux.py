@@ -8,7 +8,6 @@ since an unmatched URL would look like a connection error.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +61,6 @@ def _ready(task_id: str) -> dict[str, Any]:
 def _accepted(task_id: str) -> dict[str, Any]:
     # polling_url points elsewhere on purpose: the client must poll CometAPI instead.
     return {"id": task_id, "polling_url": f"https://api.us1.bfl.invalid/v1/get_result?id={task_id}"}
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def _count(mock: aioresponses) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 from PIL import Image
-from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli
+from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli, sent
 
 from batch_gen.errors import (
     AuthenticationError,
@@ -60,16 +59,6 @@ def _job(*, inputs: tuple[InputFile, ...] = (), **request: Any) -> Job:
         key="k",
         inputs=inputs,
     )
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-def _calls(mock: aioresponses) -> list[Any]:
-    return [call for calls in mock.requests.values() for call in calls]
 
 
 def _answer(*parts: dict[str, Any], finish: str = "STOP") -> dict[str, Any]:
@@ -183,7 +172,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_pat
     with aioresponses() as mock:
         mock.post(URL, payload=answer)
         generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        (call,) = _calls(mock)
+        (call,) = sent(mock)
     headers = call.kwargs["headers"]
     assert headers["x-goog-api-key"] == KEY
     assert "Authorization" not in headers
@@ -328,7 +317,7 @@ async def test_error_classification(
         mock.post(URL, status=status, payload=body)
         with pytest.raises(expected) as caught:
             await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+        assert len(sent(mock)) == 1
     assert type(caught.value) is expected
     assert caught.value.retryable is retryable
     assert caught.value.status == status

@@ -8,7 +8,6 @@ since an unmatched URL would look like a connection error.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +87,6 @@ def _done(task_id: str, tag: str = "a") -> dict[str, Any]:
 
 def _submitted(task_id: str | int, code: int = 1) -> dict[str, Any]:
     return {"code": code, "description": "提交成功", "result": task_id, "properties": {}}
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def _calls(mock: aioresponses, method: str, url: str) -> list[Any]:

@@ -35,12 +35,6 @@ def decode(b64: str) -> Image.Image:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     config = SimulatorConfig(api_key=KEY, seed=1, max_image_side=512)
     async with Simulator(config) as running:
