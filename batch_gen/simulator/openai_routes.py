@@ -200,9 +200,8 @@ def _model_family(body: Mapping[str, Any]) -> tuple[str, _Family]:
     return model, family
 
 
-def _plan_generation(body: Mapping[str, Any]) -> _Plan:
-    """Validate a generations body the way CometAPI and the upstream model would."""
-    model, family = _model_family(body)
+def _checked_prompt(body: Mapping[str, Any], family: _Family) -> str:
+    """The prompt, or OpenAI's answer to a missing or too long one."""
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise CometError(400, "Missing required parameter: 'prompt'.", param="prompt")
@@ -215,6 +214,13 @@ def _plan_generation(body: Mapping[str, Any]) -> _Plan:
             param="prompt",
             code="string_above_max_length",
         )
+    return prompt
+
+
+def _plan_generation(body: Mapping[str, Any]) -> _Plan:
+    """Validate a generations body the way CometAPI and the upstream model would."""
+    model, family = _model_family(body)
+    prompt = _checked_prompt(body, family)
     if family is _Family.GPT_IMAGE:
         return _plan_gpt_image(body, model, prompt)
     if family in (_Family.DALL_E_2, _Family.DALL_E_3):
@@ -625,18 +631,7 @@ def _plan_edit(form: _Form, *, max_side: int) -> _EditPlan:
             param="model",
             code="invalid_value",
         )
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise CometError(400, "Missing required parameter: 'prompt'.", param="prompt")
-    limit = _PROMPT_LIMITS[family]
-    if len(prompt) > limit:
-        raise CometError(
-            400,
-            f"Invalid 'prompt': string too long. Expected a string with maximum length "
-            f"{limit}, but got a string with length {len(prompt)} instead.",
-            param="prompt",
-            code="string_above_max_length",
-        )
+    prompt = _checked_prompt(body, family)
     width, height = _check_edit_files(form, family)
     fidelity = _choice(body, "input_fidelity", ["high", "low"], "low")
     if family is _Family.GPT_IMAGE:
