@@ -8,9 +8,9 @@ The runner owns everything around that: pacing, retries, downloads, files and st
 from __future__ import annotations
 
 import binascii
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pybase64
 
@@ -86,20 +86,6 @@ class Endpoint:
     api_key: str = field(repr=False)
 
 
-T = TypeVar("T")
-
-
-class Offload(Protocol):
-    """Runs CPU-heavy work (parsing a megabyte of JSON) away from the event loop."""
-
-    def __call__(self, function: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
-
-
-async def inline(function: Callable[..., T], /, *args: Any) -> T:
-    """The trivial :class:`Offload`: run it here and now."""
-    return function(*args)
-
-
 class TaskHooks(Protocol):
     """What a task-based provider (submit, then poll) needs from the runner.
 
@@ -164,15 +150,11 @@ class Provider(Protocol):
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Send one request; raise a ProviderError subclass on any failure.
 
         Task-based providers submit (unless ``hooks`` knows a task for the request's step),
         record the task id through ``hooks``, poll until the task ends, and return the
         result; a retry after a failure polls the recorded task again.
-
-        Parsing the answer goes through ``offload``, so the caller decides where that CPU
-        work runs (the runner uses its file threads, leaving the loop to the network).
         """
         ...

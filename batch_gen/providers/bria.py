@@ -39,7 +39,7 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response
-from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
 from .gemini import closest_ratio, size_config
 from .http import exchange
 from .openai_edits import read_inputs
@@ -178,7 +178,6 @@ class BriaTextToImage:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Send the request; each URL of the answer is one image for the runner to fetch."""
         del hooks  # synchronous on CometAPI: nothing to poll
@@ -187,7 +186,7 @@ class BriaTextToImage:
         )
         if status != 200:
             raise bria_error(status, headers, body, secret=endpoint.api_key)
-        result: Generation = await offload(parse_results, body, headers.get("x-request-id"))
+        result: Generation = parse_results(body, headers.get("x-request-id"))
         return result
 
 
@@ -222,7 +221,6 @@ class BriaEdit:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Submit unless ``hooks`` knows a task for the step, record it, poll until it ends.
 
@@ -256,7 +254,7 @@ class BriaEdit:
                 error = bria_error(status, headers, body, secret=endpoint.api_key)
                 error.ambiguous = False
                 raise error
-            outcome: TaskOutcome = await offload(parse_status, body, task_id)
+            outcome: TaskOutcome = parse_status(body, task_id)
             if outcome.finished:
                 # A task that ended without an image will not produce one on a later poll:
                 # forget it, so that a retry submits again.

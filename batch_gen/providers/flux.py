@@ -41,6 +41,7 @@ How a task ends (see :func:`read_result`):
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -61,7 +62,7 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response, json_object, parse_error_body, redact
-from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
 from .http import exchange
 
 if TYPE_CHECKING:
@@ -290,7 +291,6 @@ class Flux:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Submit (unless the step's task is recorded), record, poll; the sample URL."""
         step = request.step
@@ -299,7 +299,7 @@ class Flux:
             body = dict(request.body)
             if request.files:
                 model = unquote(request.endpoint.rsplit("/", 1)[-1])
-                body[image_field(model)] = await offload(inline_image, request.files)
+                body[image_field(model)] = await asyncio.to_thread(inline_image, request.files)
             url = endpoint.base_url.rstrip("/") + request.endpoint
             status, headers, answer = await exchange(
                 session, endpoint, "POST", url, json=body, what="Flux submit"

@@ -45,7 +45,7 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
-from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
 from .http import exchange
 from .openai_edits import MIME_TYPES, read_inputs
 
@@ -262,7 +262,6 @@ class Gemini:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Send one generateContent call; parse it with :func:`parse_answer`."""
 
@@ -283,7 +282,7 @@ class Gemini:
         )
         if status != 200:
             raise gemini_error(status, headers, body, secret=endpoint.api_key)
-        result: Generation = await offload(parse_answer, body, headers.get("x-request-id"))
+        result: Generation = parse_answer(body, headers.get("x-request-id"))
         return result
 
 

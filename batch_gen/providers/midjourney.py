@@ -46,6 +46,7 @@ other statuses             still running: poll again
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -65,7 +66,7 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response, json_object, redact
-from .base import ApiRequest, Endpoint, Generation, Offload, ReturnedImage, TaskHooks, inline
+from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
 from .http import exchange
 
 if TYPE_CHECKING:
@@ -376,7 +377,6 @@ class Midjourney:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Run one step: submit (unless its task is recorded), record, poll, return the
         image URL (``imageUrl``, a stable CometAPI link the runner fetches at once)."""
@@ -387,7 +387,7 @@ class Midjourney:
             if step == IMAGINE:
                 body = dict(request.body)
                 if request.files:
-                    body["base64Array"] = await offload(data_uris, request.files)
+                    body["base64Array"] = await asyncio.to_thread(data_uris, request.files)
                 task_id = await _submit(
                     session, endpoint, base + request.endpoint, body, what="Midjourney imagine"
                 )

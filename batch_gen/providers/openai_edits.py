@@ -26,7 +26,7 @@ import msgspec
 from ..errors import InvalidRequestError
 from ..models import InputFile, Job
 from .answers import error_from_response
-from .base import ApiRequest, Endpoint, Generation, Offload, TaskHooks, inline
+from .base import ApiRequest, Endpoint, Generation, TaskHooks
 from .http import exchange
 from .openai_images import (
     model_family,
@@ -157,7 +157,6 @@ class OpenAIEdits:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         """Upload the request's files with its fields; parse the answer like generations.
 
@@ -179,5 +178,5 @@ class OpenAIEdits:
         )
         if status != 200:
             raise error_from_response(status, headers, body, secret=endpoint.api_key)
-        result: Generation = await offload(parse_generation, body, headers.get("x-request-id"))
+        result: Generation = parse_generation(body, headers.get("x-request-id"))
         return result

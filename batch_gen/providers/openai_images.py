@@ -19,10 +19,8 @@ from .base import (
     ApiRequest,
     Endpoint,
     Generation,
-    Offload,
     ReturnedImage,
     TaskHooks,
-    inline,
 )
 from .http import exchange
 
@@ -114,7 +112,6 @@ class OpenAIImages:
         request: ApiRequest,
         *,
         hooks: TaskHooks,
-        offload: Offload = inline,
     ) -> Generation:
         del hooks  # one request, one answer: nothing to poll
         url = endpoint.base_url.rstrip("/") + request.endpoint
@@ -123,7 +120,7 @@ class OpenAIImages:
         )
         if status != 200:
             raise error_from_response(status, headers, body, secret=endpoint.api_key)
-        result: Generation = await offload(parse_generation, body, headers.get("x-request-id"))
+        result: Generation = parse_generation(body, headers.get("x-request-id"))
         return result
 
 
