@@ -81,8 +81,9 @@ def _require_finite(mapping: Mapping[str, Any]) -> None:
 
 
 def short_key(key: str) -> str:
-    """Return the first 12 characters of ``key``: the ``{key}`` file-name placeholder."""
-    return key[:SHORT_KEY_LENGTH]
+    """Return the first 12 characters of ``key`` (after an ``algo:`` prefix, if one is
+    ever added): the ``{key}`` file-name placeholder."""
+    return key.rpartition(":")[2][:SHORT_KEY_LENGTH]
 
 
 def derive_id(prompt: str) -> str:

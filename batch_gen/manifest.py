@@ -36,7 +36,7 @@ from batch_gen import keys, routing
 from batch_gen.errors import ManifestError, Problem
 from batch_gen.gcpause import gc_paused
 from batch_gen.models import DEFAULT_FILENAME, InputFile, Job, Manifest, OutputSpec, RunDefaults
-from batch_gen.output import sniff_format
+from batch_gen.output import PLACEHOLDER_PATTERN, PLACEHOLDERS, sniff_format
 
 DEFAULT_MODEL = "gpt-image-2"  # used when neither the job nor the defaults name a model
 DEFAULT_PROVIDER = "cometapi"
@@ -177,10 +177,6 @@ _OUTPUT_KEYS = ("dir", "filename")
 _CSV_COLUMNS = ("id", "prompt", *REQUEST_CHECKS)
 _CSV_PARAMS_PREFIX = "params."
 
-# The placeholders batch_gen.output.render_filename fills in (kept equal by a test), and
-# its pattern for them.
-FILENAME_PLACEHOLDERS = ("id", "index", "n", "model", "key", "ext")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _DISTINCT_PLACEHOLDERS = ("id", "index", "key")  # any one gives each job its own name
 
 _ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -234,13 +230,13 @@ def _filename_complaint(template: Any) -> str | None:
         list(string.Formatter().parse(template))  # parses lazily: list() finds the error
     except ValueError as exc:
         return f"{shown} is not a valid template: {exc}"
-    names = _PLACEHOLDER.findall(template)
-    leftover = _PLACEHOLDER.sub("", template)
+    names = PLACEHOLDER_PATTERN.findall(template)
+    leftover = PLACEHOLDER_PATTERN.sub("", template)
     if "{" in leftover or "}" in leftover:  # `{{id}}` is fine for str.format, not for us
         return f"{shown} has a literal brace: only placeholders like {{id}} may use braces"
-    unknown = next((name for name in names if name not in FILENAME_PLACEHOLDERS), None)
+    unknown = next((name for name in names if name not in PLACEHOLDERS), None)
     if unknown is not None:
-        allowed = [f"{{{name}}}" for name in FILENAME_PLACEHOLDERS]
+        allowed = [f"{{{name}}}" for name in PLACEHOLDERS]
         hint = _did_you_mean(f"{{{unknown}}}", allowed)
         if ":" in unknown or "!" in unknown:
             hint += " (format specs and conversions are not supported)"

@@ -29,17 +29,19 @@ from typing import Any
 import msgspec
 
 from batch_gen.errors import BatchGenError
+from batch_gen.keys import short_key
 from batch_gen.models import ImageRecord, Job
 
 STATE_DIR_NAME = ".batch_gen"  # the state store's folder inside the output folder
 PARTIAL_SUFFIX = ".part"
 
-PLACEHOLDERS = frozenset({"id", "index", "n", "model", "key", "ext"})
+#: The file-name placeholders, in the order messages list them.
+PLACEHOLDERS = ("id", "index", "n", "model", "key", "ext")
 
 #: File extension per sniffed format. JPEG files get the customary ``.jpg``.
 EXTENSIONS: Mapping[str, str] = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+PLACEHOLDER_PATTERN = re.compile(r"\{([^{}]*)\}")
 _UNSAFE_MODEL_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # Both temp-name forms: ".<name>.<sha256[:12]>.part" and ".<name>.<12 random hex>.part".
@@ -81,7 +83,7 @@ def render_filename(
         "index": str(job.index),
         "n": str(image_number),
         "model": _UNSAFE_MODEL_CHARS.sub("_", job.model),
-        "key": job.key.rpartition(":")[2][:12],  # tolerate an "algo:" prefix on the key
+        "key": short_key(job.key),
         "ext": ext,
     }
 
@@ -91,12 +93,12 @@ def render_filename(
             raise ValueError(f"unknown placeholder {{{name}}} in file name {template!r}")
         return values[name]
 
-    return _PLACEHOLDER.sub(substitute, template)
+    return PLACEHOLDER_PATTERN.sub(substitute, template)
 
 
 def unknown_placeholders(template: str) -> tuple[str, ...]:
     """Return the placeholder names in ``template`` that :func:`render_filename` rejects."""
-    return tuple(name for name in _PLACEHOLDER.findall(template) if name not in PLACEHOLDERS)
+    return tuple(name for name in PLACEHOLDER_PATTERN.findall(template) if name not in PLACEHOLDERS)
 
 
 def _insert_image_number(template: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import JobRecord, JobStatus
+from .models import JobRecord
 from .plan import Plan, Reason
 
 
@@ -205,8 +205,3 @@ def format_plan(plan: Plan, *, requests: int, output_dir: str) -> str:
         if running > len(shown):
             lines.append(f"  ... and {running - len(shown)} more")
     return "\n".join(lines)
-
-
-def status_counts(statuses: list[JobStatus]) -> dict[str, int]:
-    counts = Counter(statuses)
-    return {status.value: counts[status] for status in JobStatus}

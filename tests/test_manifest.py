@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from batch_gen import output
 from batch_gen.errors import ManifestError, Problem
 from batch_gen.keys import derive_id, job_key
-from batch_gen.manifest import DEFAULT_MODEL, FILENAME_PLACEHOLDERS, load_manifest
+from batch_gen.manifest import DEFAULT_MODEL, load_manifest
 from batch_gen.models import RunDefaults
 from batch_gen.routing import OPENAI_GENERATIONS
 
@@ -426,11 +425,6 @@ def test_good_filename_templates(tmp_path: Path, template: str) -> None:
     """Templates made of literal text and known placeholders are accepted as written."""
     path = write(tmp_path, f'output: {{filename: "{template}"}}\njobs: [{{prompt: a}}]\n')
     assert load_manifest(path).output.filename == template
-
-
-def test_placeholders_match_the_renderer() -> None:
-    """The manifest accepts exactly the placeholders the output module fills in."""
-    assert set(FILENAME_PLACEHOLDERS) == output.PLACEHOLDERS
 
 
 def test_minimal_yaml_defaults(tmp_path: Path) -> None:
