@@ -55,23 +55,29 @@ class RunOptions:
 
     @property
     def provider(self) -> str:
-        """The provider identity that goes into job keys.
+        """The provider identity that goes into job keys (see :func:`provider_of`)."""
+        return provider_of(offline=self.offline, base_url=self.base_url)
 
-        Offline images come from the simulator, so they must never count as done for a
-        real run: the identity differs. A custom base URL is a different provider too.
-        """
-        if self.offline:
-            return "simulator"
-        if self.base_url.rstrip("/") == DEFAULT_BASE_URL:
-            return "cometapi"
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+def provider_of(*, offline: bool, base_url: str) -> str:
+    """The provider identity that goes into job keys.
+
+    Offline images come from the simulator, so they must never count as done for a real
+    run: the identity differs. A custom base URL is a different provider too.
+    """
+    if offline:
+        return "simulator"
+    if base_url.rstrip("/") == DEFAULT_BASE_URL:
+        return "cometapi"
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def provider_identity(*, offline: bool, base_url: str | None, environ: Mapping[str, str]) -> str:
-    """The provider identity for keys, before a manifest is read (see RunOptions.provider)."""
+    """The provider identity for keys, before a manifest is read: from the command line,
+    else ``COMETAPI_BASE_URL``, else CometAPI."""
     url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
-    return RunOptions(Path(), "", base_url=url, offline=offline).provider
+    return provider_of(offline=offline, base_url=url)
 
 
 def _positive(name: str, value: float | None, *, minimum: float) -> None:
