@@ -135,8 +135,7 @@ REQUEST_CHECKS: Final[Mapping[str, Check]] = {
     "api": _one_of(*routing.API_NAMES),
     "image": _paths,
     "mask": _non_empty_string,
-    "upscale": _upscales,
-    "action": _one_of(*routing.BRIA_ACTIONS),
+    **routing.FIELD_CHECKS,  # the APIs' own fields (upscale, action), as their specs declare
     "model": _non_empty_string,
     "size": _non_empty_string,
     "quality": _non_empty_string,

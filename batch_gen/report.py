@@ -9,41 +9,7 @@ from typing import Any
 
 from .models import JobRecord
 from .plan import Plan, Reason
-
-
-@dataclass(slots=True)
-class Tokens:
-    """Usage tokens as the API reports them, summed."""
-
-    input: int = 0
-    output: int = 0
-    total: int = 0
-
-    def add(self, usage: Mapping[str, Any] | None) -> None:
-        if not usage:
-            return
-        inp = _int(usage.get("input_tokens", usage.get("prompt_tokens")))
-        out = _int(usage.get("output_tokens", usage.get("completion_tokens")))
-        self.input += inp
-        self.output += out
-        self.total += _int(usage.get("total_tokens")) or inp + out
-
-
-def token_totals(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
-    """Input, output and total tokens of a usage document (OpenAI or chat-style names)."""
-    if not usage:
-        return None
-    tokens = Tokens()
-    tokens.add(usage)
-    return {
-        "input_tokens": tokens.input,
-        "output_tokens": tokens.output,
-        "total_tokens": tokens.total,
-    }
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+from .usage import Tokens, token_totals
 
 
 @dataclass(slots=True)

@@ -1,136 +1,83 @@
-"""Which API serves a job: a pure decision from the model and the request fields.
+"""Which API serves a job: a pure decision over the APIs' declared specs.
 
 The route is part of a job's key, so it is decided when the manifest is read, and shown by
-``--dry-run``. A job names its API with ``api:`` or lets the model decide: ``flux-*`` →
-Flux, ``gemini-*image*`` → Gemini, Midjourney ids (``mj*``, ``midjourney*``, ``niji*``)
-→ Midjourney, ``bria*`` → Bria, anything else → the OpenAI-compatible generations route.
-Input images switch an OpenAI-compatible job to the edits route, and an ``action`` a Bria
-job to Bria's asynchronous edit API.
+``--dry-run``. A job names its API with ``api:`` or lets the model decide (the first API in
+:mod:`batch_gen.providers.registry` that claims the model). A field an API ``switches`` on
+sends the job to another route: input images turn OpenAI-compatible generations into
+edits, an ``action`` turns Bria text-to-image into Bria's asynchronous edits.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """A provider route: ``api`` names the provider module, ``endpoint`` the HTTP path."""
-
-    api: str
-    endpoint: str
-    tasks: bool = False  # submitted, then polled: a task id is money already spent
-
-
-OPENAI_GENERATIONS = Route("openai.generations", "/v1/images/generations")
-OPENAI_EDITS = Route("openai.edits", "/v1/images/edits")
-GEMINI = Route("gemini", "/v1beta/models/{model}:generateContent")
-MIDJOURNEY = Route("midjourney", "/mj/submit/imagine", tasks=True)
-FLUX = Route("flux", "/flux/v1/{model}", tasks=True)
-BRIA = Route("bria", "/bria/text-to-image")
-BRIA_EDIT = Route("bria.edit", "/bria/image/edit/{action}", tasks=True)
-
-#: The names a manifest may give in ``api:``.
-API_NAMES: Mapping[str, Route] = {
-    "openai": OPENAI_GENERATIONS,
-    "openai-edits": OPENAI_EDITS,
-    "gemini": GEMINI,
-    "midjourney": MIDJOURNEY,
-    "flux": FLUX,
-    "bria": BRIA,
-}
+from .checks import Check
+from .providers.base import ApiSpec
+from .providers.registry import SPECS
 
 #: Every route by its ``api`` (the name recorded on each job).
-ROUTES: Mapping[str, Route] = {
-    route.api: route
-    for route in (OPENAI_GENERATIONS, OPENAI_EDITS, GEMINI, MIDJOURNEY, FLUX, BRIA, BRIA_EDIT)
+ROUTES: Mapping[str, ApiSpec] = {spec.api: spec for spec in SPECS}
+
+#: The names a manifest may give in ``api:``.
+API_NAMES: Mapping[str, ApiSpec] = {
+    spec.manifest_name: spec for spec in SPECS if spec.manifest_name is not None
 }
 
-BRIA_ACTIONS = (
-    "erase",
-    "gen_fill",
-    "expand",
-    "enhance",
-    "increase_resolution",
-    "replace_background",
-)
-_BRIA_NEEDS_MASK = frozenset({"erase", "gen_fill", "expand"})
-_BRIA_NEEDS_PROMPT = frozenset({"gen_fill", "replace_background"})
-# How many input images each route takes (PROTOCOLS.md: OpenAI 16, Gemini 14).
-_MAX_INPUTS = {
-    "openai.edits": 16,
-    "gemini": 14,
-    "midjourney": 5,
-    "flux": 1,
-    "bria.edit": 1,
+#: Every API-specific field's value check (a field two APIs share has one meaning).
+FIELD_CHECKS: Mapping[str, Check] = {
+    name: check for spec in SPECS for name, check in spec.fields.items()
+}
+
+#: Every API-specific field, and the routes that take it.
+API_FIELDS: Mapping[str, tuple[ApiSpec, ...]] = {
+    name: tuple(spec for spec in SPECS if name in spec.fields)
+    for name in sorted({name for spec in SPECS for name in spec.fields})
 }
 
 
 @functools.lru_cache(maxsize=1024)  # a manifest uses a few models, 100,000 times over
-def model_route(model: str) -> Route:
+def model_route(model: str) -> ApiSpec:
     """The route a model id implies when the job names no ``api``."""
-    name = model.lower()
-    if name.startswith("flux"):
-        return FLUX
-    if name.startswith("gemini") and "image" in name:
-        return GEMINI
-    if name.startswith(("mj", "midjourney", "niji")):
-        return MIDJOURNEY
-    if name.startswith("bria"):
-        return BRIA
-    return OPENAI_GENERATIONS
+    for spec in SPECS:
+        if spec.claims_model is not None and spec.claims_model(model):
+            return spec
+    raise LookupError(f"no API claims the model {model!r}")  # the registry ends with a catch-all
 
 
-def route_for(model: str, request: Mapping[str, Any]) -> Route:
+def route_for(model: str, request: Mapping[str, Any]) -> ApiSpec:
     """The route that serves ``model`` with these (already validated) request fields."""
     explicit = request.get("api")
-    route = API_NAMES[explicit] if isinstance(explicit, str) else model_route(model)
-    if route is OPENAI_GENERATIONS and request.get("image"):
-        return OPENAI_EDITS
-    if route is BRIA and request.get("action"):
-        return BRIA_EDIT
-    return route
+    spec = API_NAMES[explicit] if isinstance(explicit, str) else model_route(model)
+    for name, target in spec.switches.items():
+        if request.get(name):
+            return ROUTES[target]
+    return spec
 
 
-def images_for(route: Route, request: Mapping[str, Any]) -> int:
-    """How many image files the job produces: Midjourney saves its grid, then one image
-    per upscale; every other route makes ``n``."""
-    if route is MIDJOURNEY:
-        upscale = request.get("upscale") or ()
-        return 1 + len(upscale)
-    n = request.get("n", 1)
-    return n if isinstance(n, int) else 1
+def images_for(route: ApiSpec, request: Mapping[str, Any]) -> int:
+    """How many image files the job produces (Midjourney: its grid, then each upscale)."""
+    return route.image_count(request)
 
 
 def route_problems(
-    route: Route, request: Mapping[str, Any], *, images: int
+    route: ApiSpec, request: Mapping[str, Any], *, images: int
 ) -> list[tuple[str, str]]:
     """(field, message) for request fields this route cannot serve. Pure."""
     problems: list[tuple[str, str]] = []
+    for name, takers in API_FIELDS.items():
+        if request.get(name) and route not in takers:
+            names = " or ".join(spec.title for spec in takers)
+            problems.append((name, f"only {names} jobs take {name!r} (this job goes to {route.api})"))
     has_mask = bool(request.get("mask"))
-    if request.get("upscale") and route is not MIDJOURNEY:
-        problems.append(("upscale", f"only Midjourney jobs upscale (this job goes to {route.api})"))
-    if request.get("action") and route is not BRIA_EDIT:
-        problems.append(
-            ("action", f"only Bria edits take an action (this job goes to {route.api})")
-        )
     if has_mask and not images:
         problems.append(("mask", "a mask needs an input image"))
-    if has_mask and route not in (OPENAI_EDITS, BRIA_EDIT):
+    if has_mask and not route.takes_mask:
         problems.append(("mask", f"{route.api} takes no mask"))
-    limit = _MAX_INPUTS.get(route.api, 0)
-    if images > limit:
+    if images > route.max_inputs:
+        limit = route.max_inputs
         what = f"at most {limit} input images" if limit else "no input images"
         problems.append(("image", f"{route.api} takes {what}, got {images}"))
-    if route is BRIA_EDIT:
-        action = request.get("action")
-        if not images:
-            problems.append(("image", f"the Bria action {action!r} needs an input image"))
-        if action in _BRIA_NEEDS_MASK and not has_mask:
-            problems.append(("mask", f"the Bria action {action!r} needs a mask"))
-    if route is MIDJOURNEY and request.get("n", 1) != 1:
-        problems.append(("n", "Midjourney makes one grid per job; use upscale: [1, 2, ...]"))
+    problems.extend(route.checks(request, images))
     return problems

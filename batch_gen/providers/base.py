@@ -1,24 +1,35 @@
-"""The seam between the runner and an image API.
+"""What an image API is, to the rest of batch_gen: a declared spec and pure pieces.
 
-A provider turns a job into requests (pure: :meth:`Provider.requests_for`) and sends one
-request, returning a :class:`Generation` or raising a :class:`~batch_gen.errors.ProviderError`.
-The runner owns everything around that: pacing, retries, downloads, files and state.
+Each API module exposes one :class:`ApiSpec` (what it is: its name, endpoint, which models
+route to it, which manifest fields and inputs it takes, how many requests a job needs) and
+one :class:`Provider` (what it does, as pure functions: build the call for a request, read
+the answer, and for task APIs build and read the polls). No provider sends anything: the
+runner's one request loop (:mod:`batch_gen.runner.tasks`) does the I/O, the pacing, the
+deadline and the recording of task ids, the same way for every API.
+
+A request's life, as the loop runs it::
+
+    prepare ─► build_call ─► read_answer ─► Generation                 (synchronous APIs)
+       │                          └───────► Submitted(task id) ─► record it, then
+       └ a task to fetch first              poll_call / read_poll ─► Running | Ready | Ended
+         (Midjourney's upscale reads
+          the grid's latest buttons)
 """
 
 from __future__ import annotations
 
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import pybase64
 
-from ..errors import BadResponseError
+from ..checks import Check
+from ..errors import BadResponseError, ProviderError
 from ..models import InputFile, Job
 
-if TYPE_CHECKING:
-    import aiohttp
+# --- requests and answers --------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,44 @@ class ApiRequest:
     images: int
     files: tuple[InputFile, ...] = ()
     step: str = "submit"
+
+
+@dataclass(frozen=True, slots=True)
+class FormPart:
+    """One part of a multipart body: a text field, or a file when ``filename`` is set."""
+
+    name: str
+    value: str | bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request, described; :func:`batch_gen.providers.http.exchange` sends it.
+
+    ``path`` is relative to the base URL (query included). The body is ``json`` (an
+    object), ``data`` (JSON encoded beforehand, e.g. with large inline images) or ``form``
+    (multipart parts). Auth is the Bearer key, or Google's ``x-goog-api-key`` header.
+    ``what`` names the request in error messages.
+    """
+
+    method: str
+    path: str
+    what: str
+    json: Mapping[str, Any] | None = None
+    data: bytes | None = None
+    form: tuple[FormPart, ...] | None = None
+    google_key: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer, whatever its status."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +128,43 @@ class Generation:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitted:
+    """A task API accepted the request: ``task_id`` is money already spent."""
+
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """A poll says the task is still running. ``task`` is what the poll read."""
+
+    task: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A poll says the task finished with ``generation``."""
+
+    generation: Generation
+    task: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A poll says the task ended without an image: it will never make one.
+
+    ``lost`` says the task is gone rather than refused (an unknown or expired id): it was
+    paid for, so the new task a retry submits is a possibly billed retry.
+    """
+
+    error: ProviderError
+    lost: bool = False
+
+
+Poll = Running | Ready | Ended
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """Where and how to reach the API. ``api_key`` is kept out of ``repr``."""
 
@@ -86,75 +172,108 @@ class Endpoint:
     api_key: str = field(repr=False)
 
 
-class TaskHooks(Protocol):
-    """What a task-based provider (submit, then poll) needs from the runner.
+# --- what an API declares --------------------------------------------------------------
 
-    The runner records a task id in the state the moment it is known, before the first
-    poll: a task id is money already spent, and a run that dies while polling resumes the
-    same task instead of paying for a new one.
+
+def images_from_n(request: Mapping[str, Any]) -> int:
+    """How many image files a job makes on most APIs: its ``n`` (default 1)."""
+    n = request.get("n", 1)
+    return n if isinstance(n, int) else 1
+
+
+def no_checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
+    """No rules of the API's own beyond what its spec declares."""
+    del request, images
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSpec:
+    """What an image API is. Routing, manifest validation, the dry run, the request count
+    of a plan and the registry's contract test all read these values.
+
+    - ``api``: the route name recorded on every job (and hashed into its key).
+    - ``endpoint``: the HTTP path (a template), shown by ``--dry-run``.
+    - ``manifest_name``: what a manifest's ``api:`` field says to choose it; None for a
+      route reached only through ``switches`` of another.
+    - ``claims_model``: the model ids that route here when a job names no ``api``.
+    - ``switches``: a request field that, when set, sends the job to another route (an
+      input image turns generations into edits).
+    - ``fields``: the API-specific manifest fields it takes (``upscale``, ``action``), each
+      with the check of its value.
+    - ``max_inputs``/``takes_mask``: how many input images, and whether a mask.
+    - ``tasks``: submitted, then polled (a task id is money already spent).
+    - ``request_count(job, images)``: the requests that make ``images`` more images.
+    - ``image_count(request)``: the image files a job makes.
+    - ``checks(request, images)``: the API's own rules, as (field, message) problems.
     """
 
-    def task(self, step: str) -> str | None:
-        """The task id recorded for ``step`` by an earlier try or run, if any."""
-        ...
-
-    def record_task(self, step: str, task_id: str | None) -> None:
-        """Record (or, with None, forget) the task of ``step``; durable on return."""
-        ...
-
-    async def before_poll(self, polls: int) -> None:
-        """Wait before poll number ``polls`` (1-based): the poll interval with backoff, and
-        the run's shared rate limit. Raises ProviderError when the task deadline is past."""
-        ...
-
-
-class NoTasks:
-    """Hooks for callers that run no tasks across restarts (tests, one-off sends)."""
-
-    def __init__(self, poll_interval: float = 0.0) -> None:
-        self._tasks: dict[str, str] = {}
-        self._interval = poll_interval
-
-    def task(self, step: str) -> str | None:
-        return self._tasks.get(step)
-
-    def record_task(self, step: str, task_id: str | None) -> None:
-        if task_id is None:
-            self._tasks.pop(step, None)
-        else:
-            self._tasks[step] = task_id
-
-    async def before_poll(self, polls: int) -> None:
-        import asyncio
-
-        await asyncio.sleep(self._interval)
+    api: str
+    endpoint: str
+    title: str
+    request_count: Callable[[Job, int], int]
+    manifest_name: str | None = None
+    claims_model: Callable[[str], bool] | None = None
+    switches: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, Check] = field(default_factory=dict)
+    max_inputs: int = 0
+    takes_mask: bool = False
+    tasks: bool = False
+    image_count: Callable[[Mapping[str, Any]], int] = images_from_n
+    checks: Callable[[Mapping[str, Any], int], list[tuple[str, str]]] = no_checks
 
 
 class Provider(Protocol):
-    """An image API family."""
+    """What an image API does, as pure functions the request loop calls.
 
-    api: str
+    ``read_*`` functions raise a :class:`~batch_gen.errors.ProviderError` subclass for an
+    answer that is an error; ``secret`` is the API key, to redact from messages.
+    """
+
+    spec: ApiSpec
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
-        """The requests that produce ``images`` more images for ``job`` (pure)."""
+        """The requests that produce ``images`` more images for ``job``."""
         ...
 
-    def request_count(self, job: Job, images: int) -> int:
-        """``len(requests_for(job, images))`` without building them (for plans)."""
+    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
+        """The id of a task to fetch (with :meth:`poll_call`, read with :meth:`read_poll`)
+        before ``request`` can be built, or None. ``tasks`` are the job's recorded task ids
+        by step."""
         ...
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
-    ) -> Generation:
-        """Send one request; raise a ProviderError subclass on any failure.
-
-        Task-based providers submit (unless ``hooks`` knows a task for the request's step),
-        record the task id through ``hooks``, poll until the task ends, and return the
-        result; a retry after a failure polls the recorded task again.
-        """
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        """The call that sends ``request``, given its input files' checked bytes (in the
+        order of ``request.files``) and what :meth:`prepare`'s fetch read. May be
+        CPU-heavy (inline images): the loop runs it in a thread when there are inputs."""
         ...
+
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
+    ) -> Generation | Submitted:
+        """What the answer to ``request``'s call says: images, or a task to poll."""
+        ...
+
+    def poll_call(self, task_id: str) -> Call:
+        """The call that asks how task ``task_id`` is doing (task APIs)."""
+        ...
+
+    def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
+        """What one poll of ``task_id`` says (task APIs)."""
+        ...
+
+
+class Synchronous:
+    """Defaults for an API that answers at once: nothing to prepare, nothing to poll."""
+
+    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
+        del request, tasks
+        return None
+
+    def poll_call(self, task_id: str) -> Call:
+        raise NotImplementedError(f"a synchronous API has no task to poll ({task_id})")
+
+    def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
+        raise NotImplementedError(f"a synchronous API has no task to poll ({task_id})")

@@ -1,4 +1,4 @@
-"""Bria through CometAPI (PROTOCOLS.md §5): synchronous text-to-image, asynchronous edits.
+"""Bria through CometAPI (docs/protocols/bria.md): synchronous text-to-image, asynchronous edits.
 
 - :class:`BriaTextToImage`: ``POST /bria/text-to-image`` answers at once with
   ``result[].urls[]``; the runner downloads each URL straight away.
@@ -20,16 +20,16 @@ white, unlike OpenAI, which edits where it is transparent.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import quote
 
 import msgspec
 import pybase64
 
+from ..checks import one_of
 from ..errors import (
     BadResponseError,
     ContentPolicyError,
@@ -39,13 +39,21 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response
-from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
-from .gemini import closest_ratio, size_config
-from .http import exchange
-from .openai_edits import read_inputs
-
-if TYPE_CHECKING:
-    import aiohttp
+from .base import (
+    Answer,
+    ApiRequest,
+    ApiSpec,
+    Call,
+    Ended,
+    Generation,
+    Poll,
+    Ready,
+    ReturnedImage,
+    Running,
+    Submitted,
+    Synchronous,
+)
+from .sizes import closest_ratio, size_config
 
 TEXT_TO_IMAGE = "/bria/text-to-image"
 EDIT = "/bria/image/edit/{action}"
@@ -140,9 +148,8 @@ def edit_body(job: Job) -> dict[str, Any]:
     return body
 
 
-def with_images(body: Mapping[str, Any], files: Sequence[InputFile]) -> bytes:
-    """The JSON bytes of an edit body with the image (and mask) as base64 (blocking)."""
-    contents = read_inputs(files)
+def with_images(body: Mapping[str, Any], files: Sequence[InputFile], contents: Sequence[bytes]) -> bytes:
+    """The JSON bytes of an edit body with the image (and mask) as raw base64."""
     document = dict(body)
     for item, data in zip(files, contents, strict=True):
         document["mask" if item.role == "mask" else "image"] = pybase64.b64encode(data).decode()
@@ -154,10 +161,73 @@ def edit_step(number: int) -> str:
     return f"edit:{number}"
 
 
-class BriaTextToImage:
+def claims_model(model: str) -> bool:
+    """Bria's models: ``bria*``."""
+    return model.lower().startswith("bria")
+
+
+def text_to_image_count(job: Job, images: int) -> int:
+    """``ceil(images / MAX_RESULTS)``: Bria makes up to four images a call."""
+    del job
+    return -(-max(images, 0) // MAX_RESULTS)
+
+
+def edit_count(job: Job, images: int) -> int:
+    """One task per image."""
+    del job
+    return max(images, 0)
+
+
+#: The edit actions, each a path ``/bria/image/edit/{action}``.
+ACTIONS: Final = (
+    "erase",
+    "gen_fill",
+    "expand",
+    "enhance",
+    "increase_resolution",
+    "replace_background",
+)
+_NEEDS_MASK: Final = frozenset({"erase", "gen_fill", "expand"})
+
+
+def edit_checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
+    """An edit needs its input image, and a mask for the actions that paint into one."""
+    problems = []
+    action = request.get("action")
+    if not images:
+        problems.append(("image", f"the Bria action {action!r} needs an input image"))
+    if action in _NEEDS_MASK and not request.get("mask"):
+        problems.append(("mask", f"the Bria action {action!r} needs a mask"))
+    return problems
+
+
+SPEC = ApiSpec(
+    api="bria",
+    endpoint=TEXT_TO_IMAGE,
+    title="Bria text-to-image",
+    manifest_name="bria",
+    claims_model=claims_model,
+    switches={"action": "bria.edit"},
+    request_count=text_to_image_count,
+)
+
+EDIT_SPEC = ApiSpec(
+    api="bria.edit",
+    endpoint=EDIT,
+    title="Bria edits",
+    fields={"action": one_of(*ACTIONS)},
+    max_inputs=1,
+    takes_mask=True,
+    tasks=True,
+    request_count=edit_count,
+    checks=edit_checks,
+)
+
+
+class BriaTextToImage(Synchronous):
     """Synchronous text-to-image: up to :data:`MAX_RESULTS` images per call."""
 
-    api = "bria"
+    spec = SPEC
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
         """``ceil(images / MAX_RESULTS)`` requests, the last asking for the remainder."""
@@ -168,32 +238,25 @@ class BriaTextToImage:
             images -= count
         return requests
 
-    def request_count(self, job: Job, images: int) -> int:
-        return -(-max(images, 0) // MAX_RESULTS)
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        del inputs, prepared
+        return Call("POST", request.endpoint, "Bria request", data=msgspec.json.encode(request.body))
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
     ) -> Generation:
-        """Send the request; each URL of the answer is one image for the runner to fetch."""
-        del hooks  # synchronous on CometAPI: nothing to poll
-        status, headers, body = await _exchange(
-            session, endpoint, "POST", request.endpoint, msgspec.json.encode(request.body)
-        )
-        if status != 200:
-            raise bria_error(status, headers, body, secret=endpoint.api_key)
-        result: Generation = parse_results(body, headers.get("x-request-id"))
-        return result
+        """Each URL of the answer is one image for the runner to fetch."""
+        if answer.status != 200:
+            raise bria_error(answer.status, answer.headers, answer.body, secret=secret)
+        return parse_results(answer.body, answer.headers.get("x-request-id"))
 
 
 class BriaEdit:
-    """Asynchronous edits: submit once, record the task, poll it until it ends."""
+    """Asynchronous edits: submit once, then poll ``GET /bria/{request_id}``."""
 
-    api = "bria.edit"
+    spec = EDIT_SPEC
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
         """One request per missing image, numbered after those already made, so that each
@@ -211,92 +274,57 @@ class BriaEdit:
             for offset in range(max(images, 0))
         ]
 
-    def request_count(self, job: Job, images: int) -> int:
-        return max(images, 0)
+    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
+        del request, tasks
+        return None
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
-    ) -> Generation:
-        """Submit unless ``hooks`` knows a task for the step, record it, poll until it ends.
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        del prepared
+        payload = with_images(request.body, request.files, inputs)
+        return Call("POST", request.endpoint, "Bria request", data=payload)
 
-        Failures leave the recorded task in place, so the runner's retry polls it again,
-        except where the task itself is gone: ERROR (a retry submits anew, unless the
-        input is at fault) and a 404 on poll (unknown or expired id).
-        """
-        task_id = hooks.task(request.step)
-        if task_id is None:
-            task_id = await self._submit(session, endpoint, request)
-            hooks.record_task(request.step, task_id)  # before the first poll: it is paid for
-        path = STATUS.format(request_id=quote(task_id, safe=""))
-        polls = 0
-        while True:
-            polls += 1
-            await hooks.before_poll(polls)
-            try:
-                status, headers, body = await _exchange(session, endpoint, "GET", path)
-            except ProviderError as failure:
-                failure.ambiguous = False  # a poll costs nothing; the task stays recorded
-                raise
-            if status == 404:
-                hooks.record_task(request.step, None)
-                raise BadResponseError(
-                    f"Bria task {task_id} is unknown or expired; the next try submits the"
-                    " edit again",
-                    status=404,
-                    ambiguous=True,  # the lost task was paid for, and so will the new one
-                )
-            if status != 200:
-                error = bria_error(status, headers, body, secret=endpoint.api_key)
-                error.ambiguous = False
-                raise error
-            outcome: TaskOutcome = parse_status(body, task_id)
-            if outcome.finished:
-                # A task that ended without an image will not produce one on a later poll:
-                # forget it, so that a retry submits again.
-                if outcome.error is not None:
-                    hooks.record_task(request.step, None)
-                    raise outcome.error
-                assert outcome.generation is not None
-                return outcome.generation
-
-    async def _submit(
-        self, session: aiohttp.ClientSession, endpoint: Endpoint, request: ApiRequest
-    ) -> str:
-        payload = await asyncio.to_thread(with_images, request.body, request.files)
-        status, headers, body = await _exchange(
-            session, endpoint, "POST", request.endpoint, payload
-        )
-        if not 200 <= status < 300:  # Bria's async API answers 202 Accepted
-            raise bria_error(status, headers, body, secret=endpoint.api_key)
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
+    ) -> Submitted:
+        """The ``request_id`` of an accepted edit (202 Accepted)."""
+        if not 200 <= answer.status < 300:
+            raise bria_error(answer.status, answer.headers, answer.body, secret=secret)
         try:
-            document = msgspec.json.decode(body)
+            document = msgspec.json.decode(answer.body)
         except (msgspec.DecodeError, UnicodeDecodeError):
             document = None
         task_id = document.get("request_id") if isinstance(document, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise BadResponseError(
                 "Bria accepted the edit but named no request_id",
-                status=status,
+                status=answer.status,
                 ambiguous=True,  # it may be running, and billed, under an id we never saw
             )
-        return task_id
+        return Submitted(task_id)
+
+    def poll_call(self, task_id: str) -> Call:
+        return Call("GET", STATUS.format(request_id=quote(task_id, safe="")), "Bria poll")
+
+    def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
+        """A 404 is a task unknown or expired (lost: paid for); other errors are what their
+        status stands for; a 200 is read by :func:`parse_status`."""
+        if answer.status == 404:
+            return Ended(
+                BadResponseError(
+                    f"Bria task {task_id} is unknown or expired; the next try submits the"
+                    " edit again",
+                    status=404,
+                ),
+                lost=True,
+            )
+        if answer.status != 200:
+            raise bria_error(answer.status, answer.headers, answer.body, secret=secret)
+        return parse_status(answer.body, task_id)
 
 
-@dataclass(frozen=True, slots=True)
-class TaskOutcome:
-    """What one poll says: still running, or finished with a generation or an error."""
-
-    finished: bool
-    generation: Generation | None = None
-    error: ProviderError | None = None
-
-
-def parse_status(body: bytes, task_id: str) -> TaskOutcome:
+def parse_status(body: bytes, task_id: str) -> Poll:
     """Read a 200 poll answer (pure).
 
     ``COMPLETED`` with ``result.image_url`` → the image; ``ERROR`` → a ProviderError
@@ -312,13 +340,13 @@ def parse_status(body: bytes, task_id: str) -> TaskOutcome:
         raise BadResponseError(f"Bria task {task_id}: the answer is not a JSON object")
     status = str(document.get("status", "")).upper()
     if status == "ERROR":
-        return TaskOutcome(True, error=task_error(document.get("error"), task_id))
+        return Ended(task_error(document.get("error"), task_id))
     if status != "COMPLETED":
-        return TaskOutcome(False)
+        return Running(document)
     images = _image_urls(document.get("result"))
     if not images:
         error = BadResponseError(f"Bria task {task_id} completed without an image", ambiguous=True)
-        return TaskOutcome(True, error=error)
+        return Ended(error)
     result = document.get("result")
     extra = {
         name: result[name]
@@ -330,7 +358,7 @@ def parse_status(body: bytes, task_id: str) -> TaskOutcome:
         request_id=task_id,
         extra=extra,
     )
-    return TaskOutcome(True, generation=generation)
+    return Ready(generation, document)
 
 
 def task_error(error: Any, task_id: str) -> ProviderError:
@@ -415,16 +443,3 @@ def bria_error(
             error.message, status=status, code=error.code, request_id=error.request_id
         )
     return error
-
-
-async def _exchange(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    method: str,
-    path: str,
-    payload: bytes | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request to the Bria API (a JSON ``payload`` encoded beforehand, in a thread)."""
-    url = endpoint.base_url.rstrip("/") + path
-    what = "Bria request" if method == "POST" else "Bria poll"
-    return await exchange(session, endpoint, method, url, data=payload, what=what)

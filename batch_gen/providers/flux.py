@@ -1,4 +1,4 @@
-"""Flux (Black Forest Labs) through CometAPI: submit, then poll by id (PROTOCOLS.md §5).
+"""Flux (Black Forest Labs) through CometAPI: submit, then poll by id (docs/protocols/flux.md).
 
 Each task makes one image, so a job of ``n`` images is ``n`` steps (``submit`` when n is 1,
 else ``submit:1`` ... ``submit:n``), each with its own recorded task. A step submits
@@ -41,12 +41,11 @@ How a task ends (see :func:`read_result`):
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
 import msgspec
@@ -60,13 +59,21 @@ from ..errors import (
     QuotaExhaustedError,
     ServerError,
 )
-from ..models import InputFile, Job
+from ..models import Job
 from .answers import error_from_response, json_object, parse_error_body, redact
-from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
-from .http import exchange
-
-if TYPE_CHECKING:
-    import aiohttp
+from .base import (
+    Answer,
+    ApiRequest,
+    ApiSpec,
+    Call,
+    Ended,
+    Generation,
+    Poll,
+    Ready,
+    ReturnedImage,
+    Running,
+    Submitted,
+)
 
 SUBMIT = "submit"
 RESULT_PATH = "/flux/v1/get_result"
@@ -166,19 +173,18 @@ def step_name(number: int, count: int) -> str:
 # --- pure answer reading ---------------------------------------------------------------
 
 
-def submit_task_id(
-    status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None
-) -> str:
+def submit_task_id(answer: Answer, *, secret: str | None) -> str:
     """The task id of a submit answer ``{"id", "polling_url"}``, or raise its error.
 
     402 (BFL: no credits left) aborts the run like any exhausted quota. A 200 that cannot
     be read may still have started (and billed) a task: ambiguous.
     """
+    status, body = answer.status, answer.body
     if status == 402:
         message, _, code = parse_error_body(body)
         raise QuotaExhaustedError(redact(message, secret), status=status, code=code)
     if status != 200:
-        raise error_from_response(status, headers, body, secret=secret)
+        raise error_from_response(status, answer.headers, body, secret=secret)
     document = json_object(body)
     task_id = document.get("id") if document is not None else None
     if isinstance(task_id, int) and not isinstance(task_id, bool):
@@ -188,21 +194,7 @@ def submit_task_id(
     return task_id
 
 
-@dataclass(frozen=True, slots=True)
-class ResultView:
-    """What one ``get_result`` says: ``sample`` once Ready, ``ended`` once the task ended
-    without an image (forget it, then raise ``ended``), neither while it runs."""
-
-    sample: str | None = None
-    ended: ProviderError | None = None
-    details: Mapping[str, Any] | None = None  # seed, duration...: kept in the metadata
-
-    @property
-    def running(self) -> bool:
-        return self.sample is None and self.ended is None
-
-
-def read_result(document: Mapping[str, Any], task_id: str) -> ResultView:
+def read_result(document: Mapping[str, Any], task_id: str) -> Poll:
     """Classify one ``get_result`` document (see the module table). Raises
     BadResponseError (the task kept, polled again on retry) if Ready has no sample."""
     status = str(document.get("status") or "")
@@ -213,23 +205,27 @@ def read_result(document: Mapping[str, Any], task_id: str) -> ResultView:
             raise BadResponseError(f"Flux task {task_id} is Ready without result.sample")
         assert isinstance(result, Mapping)
         kept = {name: result[name] for name in ("seed", "duration") if name in result}
-        return ResultView(sample=sample, details=kept)
+        generation = Generation(
+            images=(ReturnedImage(url=sample),),
+            request_id=task_id,
+            extra={"task_id": task_id, **kept},
+        )
+        return Ready(generation, document)
     if status in _MODERATED:
         shown = _details(document.get("details"))
-        return ResultView(
-            ended=ContentPolicyError(f"Flux task {task_id}: {status}{shown}", code=status)
-        )
+        return Ended(ContentPolicyError(f"Flux task {task_id}: {status}{shown}", code=status))
     if status == "Error":
         shown = _details(document.get("details"))
-        return ResultView(ended=ServerError(f"Flux task {task_id} ended in Error{shown}"))
+        return Ended(ServerError(f"Flux task {task_id} ended in Error{shown}"))
     if status == "Task not found":
-        return ResultView(
-            ended=BadResponseError(
+        return Ended(
+            BadResponseError(
                 f"Flux task {task_id} expired or is unknown; a later try submits again",
                 code=status,
-            )
+            ),
+            lost=True,
         )
-    return ResultView()  # Pending, and statuses unknown to us: the task may still finish
+    return Running(document)  # Pending, and statuses unknown to us: the task may still finish
 
 
 def _details(details: Any) -> str:
@@ -244,12 +240,11 @@ def _details(details: Any) -> str:
         return f": {details!r}"
 
 
-def read_poll(
-    status: int, headers: Mapping[str, str], body: bytes, *, task_id: str, secret: str | None
-) -> ResultView:
+def read_poll(answer: Answer, task_id: str, *, secret: str | None) -> Poll:
     """Classify a ``get_result`` answer: a non-200 is the error it stands for."""
-    if status != 200:
-        raise error_from_response(status, headers, body, secret=secret)
+    body = answer.body
+    if answer.status != 200:
+        raise error_from_response(answer.status, answer.headers, body, secret=secret)
     document = json_object(body)
     if document is None or "status" not in document:
         # Not a result (an error envelope in a 200?): retry rather than poll it until the
@@ -262,10 +257,33 @@ def read_poll(
 # --- the provider ----------------------------------------------------------------------
 
 
+def claims_model(model: str) -> bool:
+    """Flux models: ``flux*``."""
+    return model.lower().startswith("flux")
+
+
+def request_count(job: Job, images: int) -> int:
+    """One task per image."""
+    del job
+    return max(images, 0)
+
+
+SPEC = ApiSpec(
+    api="flux",
+    endpoint="/flux/v1/{model}",
+    title="Flux",
+    manifest_name="flux",
+    claims_model=claims_model,
+    max_inputs=1,  # docs/protocols/flux.md: one input image per model family field
+    tasks=True,
+    request_count=request_count,
+)
+
+
 class Flux:
     """``/flux/v1/{model}``: one task per image."""
 
-    api = "flux"
+    spec = SPEC
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
         """One request per missing image, for the last ``images`` image numbers (each a
@@ -281,79 +299,30 @@ class Flux:
             for number in range(first, first + images)
         ]
 
-    def request_count(self, job: Job, images: int) -> int:
-        return max(images, 0)
+    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
+        del request, tasks
+        return None
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
-    ) -> Generation:
-        """Submit (unless the step's task is recorded), record, poll; the sample URL."""
-        step = request.step
-        task_id = hooks.task(step)
-        if task_id is None:
-            body = dict(request.body)
-            if request.files:
-                model = unquote(request.endpoint.rsplit("/", 1)[-1])
-                body[image_field(model)] = await asyncio.to_thread(inline_image, request.files)
-            url = endpoint.base_url.rstrip("/") + request.endpoint
-            status, headers, answer = await exchange(
-                session, endpoint, "POST", url, json=body, what="Flux submit"
-            )
-            task_id = submit_task_id(status, headers, answer, secret=endpoint.api_key)
-            hooks.record_task(step, task_id)  # durable before the first poll
-        sample, details = await _poll(session, endpoint, step, task_id, hooks)
-        return Generation(
-            images=(ReturnedImage(url=sample),),
-            request_id=task_id,
-            extra={"task_id": task_id, "step": step, **details},
-        )
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        """The submit; an input image goes inline as base64 in the model's field."""
+        del prepared
+        body = dict(request.body)
+        if inputs:
+            model = unquote(request.endpoint.rsplit("/", 1)[-1])
+            body[image_field(model)] = pybase64.b64encode(inputs[0]).decode()
+        return Call("POST", request.endpoint, "Flux submit", json=body)
 
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
+    ) -> Submitted:
+        return Submitted(submit_task_id(answer, secret=secret))
 
-def inline_image(files: Sequence[InputFile]) -> str:
-    """The first input image as plain base64 (reads the file; the route allows one).
+    def poll_call(self, task_id: str) -> Call:
+        """``get_result`` on CometAPI, never the answer's ``polling_url`` (it may point at
+        BFL itself, which knows neither our key nor the gateway's tasks)."""
+        return Call("GET", f"{RESULT_PATH}?id={quote(task_id, safe='')}", f"Flux task {task_id}")
 
-    Raises InvalidRequestError if it can no longer be read: the job cannot be sent.
-    """
-    item = files[0]
-    try:
-        data = item.path.read_bytes()
-    except OSError as exc:
-        raise InvalidRequestError(f"cannot read input image {item.path}: {exc}") from exc
-    return pybase64.b64encode(data).decode()
-
-
-# --- I/O -------------------------------------------------------------------------------
-
-
-async def _poll(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    step: str,
-    task_id: str,
-    hooks: TaskHooks,
-) -> tuple[str, Mapping[str, Any]]:
-    """Poll until the task is Ready (its sample URL and details) or ends (forgotten, then
-    raised)."""
-    url = f"{endpoint.base_url.rstrip('/')}{RESULT_PATH}?id={quote(task_id, safe='')}"
-    polls = 0
-    while True:
-        polls += 1
-        await hooks.before_poll(polls)
-        try:
-            status, headers, body = await exchange(
-                session, endpoint, "GET", url, what=f"Flux task {task_id}"
-            )
-            view = read_poll(status, headers, body, task_id=task_id, secret=endpoint.api_key)
-        except ProviderError as error:
-            error.ambiguous = False  # a poll is never billed: a lost answer costs nothing
-            raise
-        if view.ended is not None:
-            hooks.record_task(step, None)  # a later try submits a new task
-            raise view.ended
-        if view.sample is not None:
-            return view.sample, view.details or {}
+    def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
+        return read_poll(answer, task_id, secret=secret)

@@ -1,4 +1,4 @@
-"""Gemini's native ``POST /v1beta/models/{model}:generateContent`` (PROTOCOLS.md §3).
+"""Gemini's native ``POST /v1beta/models/{model}:generateContent`` (docs/protocols/gemini.md).
 
 Auth is ``x-goog-api-key`` (Google's header, which CometAPI accepts on this route); no
 ``Authorization`` header is sent. One call makes one image, so a job of ``n`` images is
@@ -26,11 +26,10 @@ Answers are HTTP 200 even when nothing was made: see :func:`parse_answer`.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import quote
 
 import msgspec
@@ -45,17 +44,12 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
-from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
-from .http import exchange
-from .openai_edits import MIME_TYPES, read_inputs
-
-if TYPE_CHECKING:
-    import aiohttp
+from ..inputs import MIME_TYPES
+from .sizes import size_config
+from .base import Answer, ApiRequest, ApiSpec, Call, Generation, Poll, ReturnedImage, Synchronous
 
 ENDPOINT = "/v1beta/models/{model}:generateContent"
 
-ASPECT_RATIOS: Final = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-IMAGE_SIZES: Final = (("1K", 1024), ("2K", 2048), ("4K", 4096))
 
 # Reasons (promptFeedback.blockReason or a candidate's finishReason) that mean a safety
 # refusal: asking again gets the same answer. Anything else without an image (NO_IMAGE,
@@ -134,40 +128,6 @@ _DROPPED: Final = frozenset(
         "partial_images",
     }
 )
-_SIZE = re.compile(r"\s*(\d+)\s*[xX*\u00d7]\s*(\d+)\s*")  # x, * or the multiplication sign
-_RATIO = re.compile(r"\s*(\d+)\s*:\s*(\d+)\s*")
-
-
-def closest_ratio(width: int, height: int, choices: Sequence[str] = ASPECT_RATIOS) -> str:
-    """The ``W:H`` of ``choices`` nearest to ``width``/``height`` (on a log scale, so that
-    2:1 and 1:2 are equally far from 1:1); ties go to the earlier choice."""
-
-    def distance(choice: str) -> float:
-        a, b = choice.split(":")
-        return abs(math.log(width / height) - math.log(int(a) / int(b)))
-
-    return min(choices, key=distance)
-
-
-def size_config(size: str) -> dict[str, str]:
-    """The ``imageConfig`` a job's ``size`` asks for (see the module docstring)."""
-    text = size.strip()
-    if not text or text.lower() == "auto":
-        return {}
-    if text.upper() in dict(IMAGE_SIZES):
-        return {"imageSize": text.upper()}
-    if (match := _SIZE.fullmatch(text)) and 0 not in (int(match[1]), int(match[2])):
-        width, height = int(match[1]), int(match[2])
-        long_side = max(width, height)
-        tier = next((name for name, side in IMAGE_SIZES if long_side <= side), "4K")
-        return {"aspectRatio": closest_ratio(width, height), "imageSize": tier}
-    if (match := _RATIO.fullmatch(text)) and 0 not in (int(match[1]), int(match[2])):
-        width, height = int(match[1]), int(match[2])
-        ratio = f"{width}:{height}"
-        return {"aspectRatio": ratio if ratio in ASPECT_RATIOS else closest_ratio(width, height)}
-    return {"imageSize": text}  # let Gemini refuse it by name, rather than drop it silently
-
-
 def generate_content_body(job: Job) -> dict[str, Any]:
     """The body asking for one image of ``job``, without its input images (pure).
 
@@ -225,13 +185,14 @@ def with_inline_images(
     return {**body, "contents": [{**turn, "parts": parts}]}
 
 
-def encode_request(body: Mapping[str, Any], files: Sequence[InputFile]) -> bytes:
-    """The JSON bytes of ``body`` with ``files`` inlined: read, checked, base64-encoded.
+def encode_request(
+    body: Mapping[str, Any], files: Sequence[InputFile], contents: Sequence[bytes]
+) -> bytes:
+    """The JSON bytes of ``body`` with the checked bytes of ``files`` inlined as base64.
 
-    Blocking and CPU-heavy (14 reference images are tens of megabytes of base64): call it
-    in a thread. Raises InvalidRequestError when a file is unreadable or has changed.
+    CPU-heavy with many references (14 images are tens of megabytes of base64): the
+    request loop builds such calls in a thread.
     """
-    contents = read_inputs(files)
     images = [
         (MIME_TYPES.get(item.format, "image/png"), pybase64.b64encode(data).decode("ascii"))
         for item, data in zip(files, contents, strict=True)
@@ -239,10 +200,33 @@ def encode_request(body: Mapping[str, Any], files: Sequence[InputFile]) -> bytes
     return msgspec.json.encode(with_inline_images(body, images) if images else body)
 
 
-class Gemini:
+def claims_model(model: str) -> bool:
+    """Gemini's image models: ``gemini-*image*``."""
+    name = model.lower()
+    return name.startswith("gemini") and "image" in name
+
+
+def request_count(job: Job, images: int) -> int:
+    """One call makes one image."""
+    del job
+    return max(images, 0)
+
+
+SPEC = ApiSpec(
+    api="gemini",
+    endpoint=ENDPOINT,
+    title="Gemini generateContent",
+    manifest_name="gemini",
+    claims_model=claims_model,
+    max_inputs=14,  # docs/protocols/gemini.md: up to 14 reference images
+    request_count=request_count,
+)
+
+
+class Gemini(Synchronous):
     """Gemini image models: one synchronous call per image (see the module docstring)."""
 
-    api = "gemini"
+    spec = SPEC
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
         """``images`` requests of one image each, with the job's input images attached."""
@@ -252,38 +236,20 @@ class Gemini:
             for _ in range(max(images, 0))
         ]
 
-    def request_count(self, job: Job, images: int) -> int:
-        return max(images, 0)
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        del prepared
+        payload = encode_request(request.body, request.files, inputs)
+        # Google's header, not Bearer: CometAPI accepts it on this route.
+        return Call("POST", request.endpoint, "Gemini request", data=payload, google_key=True)
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
     ) -> Generation:
-        """Send one generateContent call; parse it with :func:`parse_answer`."""
-
-        del hooks  # synchronous: nothing to poll
-        if request.files:
-            payload = await asyncio.to_thread(encode_request, request.body, request.files)
-        else:
-            payload = msgspec.json.encode(request.body)
-        url = endpoint.base_url.rstrip("/") + request.endpoint
-        status, headers, body = await exchange(
-            session,
-            endpoint,
-            "POST",
-            url,
-            data=payload,
-            headers={"x-goog-api-key": endpoint.api_key},  # Google's header, not Bearer
-            what="Gemini request",
-        )
-        if status != 200:
-            raise gemini_error(status, headers, body, secret=endpoint.api_key)
-        result: Generation = parse_answer(body, headers.get("x-request-id"))
-        return result
+        if answer.status != 200:
+            raise gemini_error(answer.status, answer.headers, answer.body, secret=secret)
+        return parse_answer(answer.body, answer.headers.get("x-request-id"))
 
 
 def gemini_error(

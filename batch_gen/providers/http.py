@@ -7,12 +7,13 @@ and ``status`` (which import the providers to count requests) never load it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidRequestError, TransportError
 from .answers import redact
+from .base import Answer, Call
 
 if TYPE_CHECKING:
     import aiohttp
@@ -51,29 +52,32 @@ def transport_errors(*, secret: str | None, what: str = "request") -> Iterator[N
         raise TransportError(message, ambiguous=True) from exc
 
 
-async def exchange(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    method: str,
-    url: str,
-    *,
-    json: Mapping[str, Any] | None = None,
-    data: bytes | aiohttp.FormData | None = None,
-    headers: Mapping[str, str] | None = None,
-    what: str,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request, no redirects followed: (status, headers, body).
+async def exchange(session: aiohttp.ClientSession, endpoint: Endpoint, call: Call) -> Answer:
+    """Send ``call`` once, following no redirects, and return the answer whatever its status.
 
-    Authenticated with the Bearer key unless ``headers`` says otherwise (Gemini's
-    ``x-goog-api-key``); ``data`` bytes are JSON encoded beforehand. Transport failures
-    become TransportError; what the status means is the caller's business (see
-    :mod:`.answers`).
+    Authenticated with the Bearer key, or Google's ``x-goog-api-key`` where the call says
+    so. Transport failures become TransportError; what the status means is the provider's
+    business (see :mod:`.answers`).
     """
-    sent = dict(headers) if headers is not None else {"Authorization": f"Bearer {endpoint.api_key}"}
-    if isinstance(data, bytes):
-        sent.setdefault("Content-Type", "application/json")
-    with transport_errors(secret=endpoint.api_key, what=what):
+    import aiohttp
+
+    if call.google_key:
+        headers = {"x-goog-api-key": endpoint.api_key}
+    else:
+        headers = {"Authorization": f"Bearer {endpoint.api_key}"}
+    data: bytes | aiohttp.FormData | None = call.data
+    if call.data is not None:
+        headers["Content-Type"] = "application/json"
+    elif call.form is not None:
+        form = aiohttp.FormData()
+        for part in call.form:
+            form.add_field(
+                part.name, part.value, filename=part.filename, content_type=part.content_type
+            )
+        data = form
+    url = endpoint.base_url.rstrip("/") + call.path
+    with transport_errors(secret=endpoint.api_key, what=call.what):
         async with session.request(
-            method, url, json=json, data=data, headers=sent, allow_redirects=False
+            call.method, url, json=call.json, data=data, headers=headers, allow_redirects=False
         ) as response:
-            return response.status, dict(response.headers), await response.read()
+            return Answer(response.status, response.headers, await response.read())

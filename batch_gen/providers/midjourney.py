@@ -1,4 +1,4 @@
-"""Midjourney through CometAPI's midjourney-proxy routes (PROTOCOLS.md §4).
+"""Midjourney through CometAPI's midjourney-proxy routes (docs/protocols/midjourney.md).
 
 A job is a chain of steps, each one paid task and one image file:
 
@@ -46,16 +46,15 @@ other statuses             still running: poll again
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import pybase64
 
+from ..checks import describe, is_int
 from ..errors import (
     BadResponseError,
     ContentPolicyError,
@@ -66,11 +65,19 @@ from ..errors import (
 )
 from ..models import InputFile, Job
 from .answers import error_from_response, json_object, redact
-from .base import ApiRequest, Endpoint, Generation, ReturnedImage, TaskHooks
-from .http import exchange
-
-if TYPE_CHECKING:
-    import aiohttp
+from .base import (
+    Answer,
+    ApiRequest,
+    ApiSpec,
+    Call,
+    Ended,
+    Generation,
+    Poll,
+    Ready,
+    ReturnedImage,
+    Running,
+    Submitted,
+)
 
 IMAGINE = "imagine"
 _UPSCALE = "upscale:"
@@ -211,14 +218,13 @@ def _task_id(document: Mapping[str, Any]) -> str | None:
     return None
 
 
-def submit_task_id(
-    status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None, what: str
-) -> str:
+def submit_task_id(answer: Answer, *, secret: str | None, what: str) -> str:
     """The task id an imagine or action answer carries, or raise the error it stands for.
 
     Branches on ``code``, never on the localized ``description`` (see the module table).
     A 200 that cannot be read may still have created (and billed) a task: ambiguous.
     """
+    status, headers, body = answer.status, answer.headers, answer.body
     document = json_object(body)
     code = _code(document)
     description = redact(str((document or {}).get("description") or "").strip(), secret)
@@ -250,23 +256,6 @@ def submit_task_id(
     raise ServerError(message, code=None if code is None else str(code))
 
 
-@dataclass(frozen=True, slots=True)
-class TaskView:
-    """What one fetch says about a task.
-
-    ``image_url`` is set once it succeeded; ``ended`` once it ended without an image (the
-    task is then forgotten and ``ended`` raised); neither while it runs.
-    """
-
-    task: Mapping[str, Any] = field(default_factory=dict)
-    image_url: str | None = None
-    ended: ProviderError | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.image_url is None and self.ended is None
-
-
 def failure_error(reason: str, task_id: str) -> ProviderError:
     """The error a FAILURE with ``failReason`` stands for (see the module table)."""
     message = f"Midjourney task {task_id} failed: {reason or '(no reason given)'}"
@@ -277,7 +266,7 @@ def failure_error(reason: str, task_id: str) -> ProviderError:
     return ServerError(message)  # "Job failed to process", timeouts...: submit again
 
 
-def read_task(task: Mapping[str, Any], task_id: str) -> TaskView:
+def read_task(task: Mapping[str, Any], task_id: str) -> Poll:
     """Classify one fetched task; raise BadResponseError (the task kept) if it succeeded
     without an ``imageUrl``."""
     status = str(task.get("status") or "").upper()
@@ -285,41 +274,42 @@ def read_task(task: Mapping[str, Any], task_id: str) -> TaskView:
         url = task.get("imageUrl")
         if not isinstance(url, str) or not url:
             raise BadResponseError(f"Midjourney task {task_id} succeeded without an imageUrl")
-        return TaskView(task, image_url=url)
+        generation = Generation(
+            images=(ReturnedImage(url=url),), request_id=task_id, extra={"task_id": task_id}
+        )
+        return Ready(generation, task)
     if status == "FAILURE":
-        return TaskView(task, ended=failure_error(str(task.get("failReason") or ""), task_id))
+        return Ended(failure_error(str(task.get("failReason") or ""), task_id))
     if status == "MODAL":
-        return TaskView(
-            task,
-            ended=InvalidRequestError(
+        return Ended(
+            InvalidRequestError(
                 f"Midjourney task {task_id} asks for more input (MODAL: a remix or region "
                 "prompt through /mj/submit/modal), which a batch cannot give"
-            ),
+            )
         )
     if status in ("CANCEL", "CANCELED", "CANCELLED"):
-        return TaskView(task, ended=ServerError(f"Midjourney task {task_id} was cancelled"))
-    return TaskView(task)  # NOT_START, SUBMITTED, IN_PROGRESS, and statuses unknown to us
+        return Ended(ServerError(f"Midjourney task {task_id} was cancelled"))
+    return Running(task)  # NOT_START, SUBMITTED, IN_PROGRESS, and statuses unknown to us
 
 
-def read_fetch(
-    status: int, headers: Mapping[str, str], body: bytes, *, task_id: str, secret: str | None
-) -> TaskView:
+def read_fetch(answer: Answer, task_id: str, *, secret: str | None) -> Poll:
     """Classify a ``/mj/task/{id}/fetch`` answer (see :func:`read_task`).
 
     An unknown id (new-api: HTTP 400 ``{"code":4,"description":"task_no_found"}``) ends the
-    task with a retryable BadResponseError: a later try submits again.
+    task as lost: a later try submits again.
     """
+    status, headers, body = answer.status, answer.headers, answer.body
     document = json_object(body)
     if document is not None and "status" not in document:
         description = str(document.get("description") or document.get("error") or "")
         if _GONE.search(description):
-            return TaskView(
-                document,
-                ended=BadResponseError(
+            return Ended(
+                BadResponseError(
                     f"Midjourney task {task_id} is gone (task_no_found); a later try submits again",
                     status=status,
                     code="4",
                 ),
+                lost=True,
             )
     if status != 200:
         raise error_from_response(status, headers, body, secret=secret)
@@ -334,10 +324,61 @@ def read_fetch(
 # --- the provider ----------------------------------------------------------------------
 
 
+def upscale_positions(value: Any) -> str | None:
+    """The ``upscale`` field: different grid positions from 1 to 4."""
+    if (
+        isinstance(value, list)
+        and value
+        and all(is_int(item) and 1 <= item <= 4 for item in value)
+        and len(set(value)) == len(value)
+    ):
+        return None
+    shown = repr(value) if isinstance(value, list) else describe(value)
+    return f"must be a list of different grid positions from 1 to 4, got {shown}"
+
+
+def claims_model(model: str) -> bool:
+    """Midjourney ids: ``mj*``, ``midjourney*``, ``niji*``."""
+    return model.lower().startswith(("mj", "midjourney", "niji"))
+
+
+def request_count(job: Job, images: int) -> int:
+    """One task per step still missing (the grid, then each upscale)."""
+    return max(0, min(images, len(steps_for(job))))
+
+
+def image_count(request: Mapping[str, Any]) -> int:
+    """The grid, then one image per upscale."""
+    return 1 + len(request.get("upscale") or ())
+
+
+def checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
+    """One grid per job: more images come from ``upscale``."""
+    del images
+    if request.get("n", 1) != 1:
+        return [("n", "Midjourney makes one grid per job; use upscale: [1, 2, ...]")]
+    return []
+
+
+SPEC = ApiSpec(
+    api="midjourney",
+    endpoint="/mj/submit/imagine",
+    title="Midjourney",
+    manifest_name="midjourney",
+    claims_model=claims_model,
+    fields={"upscale": upscale_positions},
+    max_inputs=5,  # docs/protocols/midjourney.md: base64Array of up to 5 images
+    tasks=True,
+    request_count=request_count,
+    image_count=image_count,
+    checks=checks,
+)
+
+
 class Midjourney:
     """The midjourney-proxy routes: a grid, then one upscale per requested cell."""
 
-    api = "midjourney"
+    spec = SPEC
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
         """The last ``images`` steps of the job (images are made in step order, so the ones
@@ -361,138 +402,79 @@ class Midjourney:
                 )
             else:
                 # The action body needs the customId of the grid's latest fetch, known only
-                # when sending; the request carries the grid position.
+                # when sending; the request carries the grid position and, once prepared,
+                # the grid's task id.
                 requests.append(
                     ApiRequest(f"{prefix}/mj/submit/action", {"index": index}, 1, step=step)
                 )
         return requests
 
-    def request_count(self, job: Job, images: int) -> int:
-        return max(0, min(images, len(steps_for(job))))
+    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
+        """An upscale first fetches its grid: the buttons' customIds change on every read."""
+        if upscale_index(request.step) is None:
+            return None
+        grid_id = tasks.get(IMAGINE)
+        if grid_id is None:
+            raise InvalidRequestError(
+                f"cannot run {request.step!r}: no grid task is recorded for this job; the"
+                " imagine step must succeed first"
+            )
+        return grid_id
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
-    ) -> Generation:
-        """Run one step: submit (unless its task is recorded), record, poll, return the
-        image URL (``imageUrl``, a stable CometAPI link the runner fetches at once)."""
-        step = request.step
-        base = endpoint.base_url.rstrip("/")
-        task_id = hooks.task(step)
-        if task_id is None:
-            if step == IMAGINE:
-                body = dict(request.body)
-                if request.files:
-                    body["base64Array"] = await asyncio.to_thread(data_uris, request.files)
-                task_id = await _submit(
-                    session, endpoint, base + request.endpoint, body, what="Midjourney imagine"
-                )
-            else:
-                task_id = await self._press_upscale(session, endpoint, request, hooks)
-            hooks.record_task(step, task_id)  # durable before the first poll
-        image_url = await _poll(session, endpoint, step, task_id, hooks)
-        return Generation(
-            images=(ReturnedImage(url=image_url),),
-            request_id=task_id,
-            extra={"task_id": task_id, "step": step},
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        """The imagine (input images as data URIs in ``base64Array``), or the action that
+        presses ``U{K}`` on the grid ``prepared`` read."""
+        index = upscale_index(request.step)
+        if index is None:
+            body = dict(request.body)
+            if inputs:
+                body["base64Array"] = data_uris(request.files, inputs)
+            return Call("POST", request.endpoint, "Midjourney imagine", json=body)
+        return Call(
+            "POST", request.endpoint, f"Midjourney U{index}", json=press_upscale(index, prepared)
         )
 
-    async def _press_upscale(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        hooks: TaskHooks,
-    ) -> str:
-        """Submit the action pressing ``U{K}`` on the grid; its new task id."""
-        step = request.step
-        index = request.body.get("index", upscale_index(step))
-        grid_id = hooks.task(IMAGINE)
-        if grid_id is None or not isinstance(index, int):
-            raise InvalidRequestError(
-                f"cannot run {step!r}: no grid task is recorded for this job; the imagine step"
-                " must succeed first"
-            )
-        grid = await _fetch(session, endpoint, grid_id)
-        if grid.ended is not None:
-            # The grid file is saved, so the plan will not ask for the imagine step again;
-            # only a fresh start of the job can make a grid to upscale.
-            raise InvalidRequestError(
-                f"cannot upscale cell {index}: the grid's task {grid_id} can no longer be used"
-                f" ({grid.ended.message}); run the job again with --force for a new grid"
-            )
-        if grid.image_url is None:
-            raise BadResponseError(f"cannot upscale cell {index}: grid {grid_id} is unfinished")
-        custom_id = upscale_custom_id(grid.task, index)
-        if custom_id is None:
-            raise BadResponseError(f"the grid of task {grid_id} shows no U{index} button")
-        url = endpoint.base_url.rstrip("/") + request.endpoint
-        return await _submit(
-            session, endpoint, url, action_body(grid_id, custom_id), what=f"Midjourney U{index}"
-        )
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
+    ) -> Submitted:
+        index = upscale_index(request.step)
+        what = "Midjourney imagine" if index is None else f"Midjourney U{index}"
+        return Submitted(submit_task_id(answer, secret=secret, what=what))
+
+    def poll_call(self, task_id: str) -> Call:
+        path = f"/mj/task/{quote(task_id, safe='')}/fetch"
+        return Call("GET", path, f"Midjourney task {task_id}")
+
+    def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
+        return read_fetch(answer, task_id, secret=secret)
 
 
-def data_uris(files: Sequence[InputFile]) -> list[str]:
-    """The input images as ``data:`` URIs for ``base64Array`` (reads the files).
+def press_upscale(index: int, grid: Poll | None) -> dict[str, Any]:
+    """The action body pressing the grid's ``U{index}``, from a fresh fetch of the grid.
 
-    Raises InvalidRequestError if a file can no longer be read: the job cannot be sent.
+    Raises InvalidRequestError when the grid can no longer be used (the grid file is saved,
+    so only a fresh start of the job can make a new one), BadResponseError (retryable) when
+    it is unfinished or shows no such button.
     """
-    uris = []
-    for item in files:
-        try:
-            data = item.path.read_bytes()
-        except OSError as exc:
-            raise InvalidRequestError(f"cannot read input image {item.path}: {exc}") from exc
-        uris.append(f"data:image/{item.format};base64,{pybase64.b64encode(data).decode()}")
-    return uris
-
-
-# --- I/O -------------------------------------------------------------------------------
-
-
-async def _submit(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    url: str,
-    body: Mapping[str, Any],
-    *,
-    what: str,
-) -> str:
-    status, headers, answer = await exchange(session, endpoint, "POST", url, json=body, what=what)
-    return submit_task_id(status, headers, answer, secret=endpoint.api_key, what=what)
-
-
-async def _fetch(session: aiohttp.ClientSession, endpoint: Endpoint, task_id: str) -> TaskView:
-    url = f"{endpoint.base_url.rstrip('/')}/mj/task/{quote(task_id, safe='')}/fetch"
-    try:
-        status, headers, body = await exchange(
-            session, endpoint, "GET", url, what=f"Midjourney task {task_id}"
+    if isinstance(grid, Ended):
+        raise InvalidRequestError(
+            f"cannot upscale cell {index}: the grid's task can no longer be used"
+            f" ({grid.error.message}); run the job again with --force for a new grid"
         )
-        return read_fetch(status, headers, body, task_id=task_id, secret=endpoint.api_key)
-    except ProviderError as error:
-        error.ambiguous = False  # a fetch is never billed: a lost answer costs nothing
-        raise
+    if not isinstance(grid, Ready):
+        raise BadResponseError(f"cannot upscale cell {index}: the grid is unfinished")
+    grid_id = str(grid.generation.request_id)
+    custom_id = upscale_custom_id(grid.task, index)
+    if custom_id is None:
+        raise BadResponseError(f"the grid of task {grid_id} shows no U{index} button")
+    return action_body(grid_id, custom_id)
 
 
-async def _poll(
-    session: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    step: str,
-    task_id: str,
-    hooks: TaskHooks,
-) -> str:
-    """Poll until the task succeeds (its image URL) or ends (forgotten, then raised)."""
-    polls = 0
-    while True:
-        polls += 1
-        await hooks.before_poll(polls)
-        view = await _fetch(session, endpoint, task_id)
-        if view.ended is not None:
-            hooks.record_task(step, None)  # a later try submits a new task
-            raise view.ended
-        if view.image_url is not None:
-            return view.image_url
+def data_uris(files: Sequence[InputFile], contents: Sequence[bytes]) -> list[str]:
+    """The input images as ``data:`` URIs for ``base64Array``."""
+    return [
+        f"data:image/{item.format};base64,{pybase64.b64encode(data).decode()}"
+        for item, data in zip(files, contents, strict=True)
+    ]

@@ -1,4 +1,4 @@
-"""CometAPI's OpenAI-compatible ``POST /v1/images/generations`` (PROTOCOLS.md §1).
+"""CometAPI's OpenAI-compatible ``POST /v1/images/generations`` (docs/protocols/openai.md).
 
 The field policy is pure and per model family, because the gateway forwards to very
 different upstreams: GPT image models always answer in base64 and reject
@@ -9,24 +9,24 @@ qwen-image refuses ``n > 1``, so such a job becomes n single requests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
 from ..errors import BadResponseError
 from ..models import Job
-from .base import (
-    ApiRequest,
-    Endpoint,
-    Generation,
-    ReturnedImage,
-    TaskHooks,
-)
-from .http import exchange
-
-if TYPE_CHECKING:
-    import aiohttp
 from .answers import error_from_response
+from .base import (
+    Answer,
+    ApiRequest,
+    ApiSpec,
+    Call,
+    Generation,
+    Poll,
+    ReturnedImage,
+    Synchronous,
+)
 
 ENDPOINT = "/v1/images/generations"
 
@@ -89,10 +89,27 @@ def one_image_per_request(model: str) -> bool:
     return model_family(model) == "qwen-image" or model.lower() == "dall-e-3"
 
 
-class OpenAIImages:
+def claims_model(model: str) -> bool:
+    """Every model no other API claims: the generations route is the fallback."""
+    del model
+    return True
+
+
+SPEC = ApiSpec(
+    api="openai.generations",
+    endpoint=ENDPOINT,
+    title="OpenAI-compatible generations",
+    manifest_name="openai",
+    claims_model=claims_model,
+    switches={"image": "openai.edits"},
+    request_count=request_count,
+)
+
+
+class OpenAIImages(Synchronous):
     """The generations route; see the module docstring for the field policy."""
 
-    api = "openai.generations"
+    spec = SPEC
 
     def requests_for(self, job: Job, images: int) -> list[ApiRequest]:
         """One request for all images, or one per image where the model can't batch."""
@@ -102,26 +119,24 @@ class OpenAIImages:
             return [ApiRequest(ENDPOINT, request_body(job, 1), 1) for _ in range(images)]
         return [ApiRequest(ENDPOINT, request_body(job, images), images)]
 
-    def request_count(self, job: Job, images: int) -> int:
-        return request_count(job, images)
+    def build_call(
+        self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
+    ) -> Call:
+        del inputs, prepared  # no input files on this route, nothing prepared
+        return Call("POST", request.endpoint, "image request", json=request.body)
 
-    async def send(
-        self,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        request: ApiRequest,
-        *,
-        hooks: TaskHooks,
+    def read_answer(
+        self, answer: Answer, request: ApiRequest, *, secret: str | None
     ) -> Generation:
-        del hooks  # one request, one answer: nothing to poll
-        url = endpoint.base_url.rstrip("/") + request.endpoint
-        status, headers, body = await exchange(
-            session, endpoint, "POST", url, json=request.body, what="image request"
-        )
-        if status != 200:
-            raise error_from_response(status, headers, body, secret=endpoint.api_key)
-        result: Generation = parse_generation(body, headers.get("x-request-id"))
-        return result
+        return read_generation(answer, secret=secret)
+
+
+def read_generation(answer: Answer, *, secret: str | None) -> Generation:
+    """An OpenAI-style images answer (generations and edits): the images, or the error its
+    status stands for."""
+    if answer.status != 200:
+        raise error_from_response(answer.status, answer.headers, answer.body, secret=secret)
+    return parse_generation(answer.body, answer.headers.get("x-request-id"))
 
 
 def parse_generation(body: bytes, request_id: str | None = None) -> Generation:

@@ -1,0 +1,142 @@
+"""What happens in a run, as values: the one record of every request's fate and every
+job's progress. The summary, the progress display, the state store and the pricing book
+listen to these (see :mod:`.books`); nothing else keeps counts.
+
+A request's fate, once it is sent, is exactly one of: :class:`Answered` (images came back),
+:class:`Refused` (an error answer: not billed), :class:`Lost` (sent, then no usable answer:
+possibly billed) or :class:`Abandoned` (still in flight when the run stopped: possibly
+billed). A failure that will be tried again is followed by :class:`Retrying`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ProviderError
+from ..models import ImageRecord, Job, JobRecord
+from ..planning.plan import PlannedJob
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """The plan leaves the job alone (already done, failed for good, not selected)."""
+
+    item: PlannedJob
+    record: JobRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The job's record changed; it is durable once the state store has it."""
+
+    record: JobRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A request of the job went out (or a recorded task was taken up again)."""
+
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The request was answered with images; ``usage`` as the API reported it."""
+
+    job: Job
+    usage: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The request failed with an answer that costs nothing, or before it was sent."""
+
+    job: Job
+    error: ProviderError
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The request was sent and its answer lost or unusable: it may have been billed."""
+
+    job: Job
+    error: ProviderError
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """The request was in flight when the run stopped: it may have been billed."""
+
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """The job tries again after ``delay`` seconds (``error`` says why). ``what`` is
+    ``request``, or ``download`` for fetching an image the API made."""
+
+    job: Job
+    error: ProviderError
+    delay: float
+    what: str = "request"
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The wait before a retry is over (or was cut short by a stop)."""
+
+    job: Job
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """Images of the job were written and recorded (renamed into place later)."""
+
+    job: Job
+    images: tuple[ImageRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The job ended: succeeded when ``error`` is None, else failed with it."""
+
+    job: Job
+    record: JobRecord
+    error: ProviderError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The job ended neither succeeded nor failed (the run stopped or aborted)."""
+
+    job: Job
+
+
+Event = (
+    Skipped
+    | Recorded
+    | Sent
+    | Answered
+    | Refused
+    | Lost
+    | Abandoned
+    | Retrying
+    | Resumed
+    | Staged
+    | Finished
+    | Settled
+)
+Listener = Callable[[Event], None]
+
+
+class Events:
+    """Hands every event to every listener, in the order they were added."""
+
+    def __init__(self, *listeners: Listener) -> None:
+        self._listeners = list(listeners)
+
+    def emit(self, event: Event) -> None:
+        for listener in self._listeners:
+            listener(event)

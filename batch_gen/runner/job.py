@@ -1,0 +1,309 @@
+"""One job, from its running record to succeeded or failed.
+
+A job asks for its missing images one request at a time (:func:`.tasks.perform`, inside
+the retry loop of :mod:`.retrying`), stages each image as it arrives, and once it has all
+of them renames them into place beside its sidecar and records success. Every change of
+its record and every request's fate is an event (:mod:`.events`): this module keeps no
+counts of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..config import RunOptions
+from ..errors import (
+    DownloadError,
+    FatalProviderError,
+    ProviderError,
+    RateLimitError,
+    TaskTimeoutError,
+)
+from ..models import ImageRecord, Job, JobRecord
+from ..output import recover_image, resolve_inside
+from ..plan import PlannedJob, Reason
+from ..providers import provider_for
+from ..providers.base import Answer, Call, Endpoint, Generation
+from ..providers.download import download_image
+from ..providers.http import exchange
+from . import transitions
+from .events import (
+    Abandoned,
+    Answered,
+    Events,
+    Finished,
+    Lost,
+    Recorded,
+    Refused,
+    Sent,
+    Settled,
+    Staged,
+)
+from .gate import Admission, Stopped, Stopping
+from .retrying import Attempts
+from .staging import Provenance, place, sidecar, stage, stage_inline
+from .staging import Staged as StagedImage
+from .tasks import perform
+
+if TYPE_CHECKING:
+    import aiohttp
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What every job of a run shares: set up once by :mod:`.run`."""
+
+    options: RunOptions
+    endpoint: Endpoint
+    session: aiohttp.ClientSession
+    stopping: Stopping
+    admission: Admission
+    events: Events
+    files: ThreadPoolExecutor
+    spawn: Callable[[Coroutine[Any, Any, None]], None]  # a task beside the workers
+
+    @property
+    def root(self) -> Path:
+        return self.options.output_dir
+
+    async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(*args)`` on the file threads; its result or its exception."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.files, functools.partial(function, *args))
+
+
+def start_record(root: Path, item: PlannedJob, *, now: float) -> JobRecord:
+    """The job's running record, keeping the images of the same key still on disk (checked
+    against their sha256; a forced job keeps none)."""
+    base = item.record if item.reason is not Reason.FORCED else None
+    kept: list[ImageRecord] = []
+    if base is not None:
+        for image in base.images:
+            with contextlib.suppress(OSError):
+                if recover_image(root, image, verify=True) and image.number <= item.job.n:
+                    kept.append(image)
+    return transitions.started(item.job, base, kept=kept, now=now)
+
+
+class JobRun:
+    """One job while it runs; also the request loop's :class:`~.tasks.Channel`."""
+
+    def __init__(self, run: RunContext, item: PlannedJob, previous: JobRecord | None) -> None:
+        self.run = run
+        self.job: Job = item.job
+        self.previous = previous  # the recorded state before this run touched the job
+        self.record = start_record(run.root, item, now=time.time())
+        self.provenance = Provenance()
+        self.unplaced: list[StagedImage] = []
+        self.secret: str | None = run.endpoint.api_key
+        self._in_flight = 0  # calls sent and not yet answered
+        self._first_poll: float | None = None  # of the current try, for the task deadline
+
+    # --- the job's life ------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        """Run the job to an end; a stop leaves it ``running`` for the next run to resume."""
+        self._record(self.record)
+        try:
+            await self._fill()
+        except asyncio.CancelledError:
+            # Cancelled past the grace period: the job stays "running" in the state, which
+            # the next run resumes, keeping every image already recorded.
+            if self._in_flight:
+                self.run.events.emit(Abandoned(self.job))
+            raise
+        except Stopped:
+            self.run.events.emit(Settled(self.job))
+        except FatalProviderError as error:
+            self.run.events.emit(Settled(self.job))
+            self.run.stopping.abort(error.describe())
+        except ProviderError as error:
+            await self._fail(error)
+        except OSError as error:
+            # A full disk or an unwritable folder fails every job alike: stop the run.
+            self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
+        else:
+            self.run.spawn(self._succeed())
+
+    async def _fill(self) -> None:
+        """Request images until the job has all of them recorded."""
+        provider = provider_for(self.job.api)
+        while (missing := self.job.n - len(self.record.images)) > 0:
+            request = provider.requests_for(self.job, missing)[0]
+            first = len(self.record.images) + 1
+            attempts = Attempts(
+                self.job,
+                policy=self.run.options.retry,
+                admission=self.run.admission,
+                events=self.run.events,
+                failed=self._attempt_failed,
+            )
+            async for attempt in attempts:
+                with attempt:
+                    generation = await self._request(provider, request)
+                    wanted = generation.images[:missing]
+                    staged = await self.run.in_thread(
+                        stage_inline, self.run.root, self.run.options.filename, self.job, first, wanted
+                    )
+            self._answered(generation)
+            for offset, returned in enumerate(wanted):
+                if staged[offset] is None:  # a URL: fetch it now, links expire
+                    assert returned.url is not None
+                    data = await self._download(returned.url)
+                    staged[offset] = await self.run.in_thread(
+                        stage,
+                        self.run.root,
+                        self.run.options.filename,
+                        self.job,
+                        first + offset,
+                        data,
+                        returned.revised_prompt,
+                    )
+            self._staged([item for item in staged if item is not None])
+
+    async def _request(self, provider: Any, request: Any) -> Generation:
+        """One try of ``request`` inside a concurrency slot."""
+        taken_at = await self.run.admission.slot()
+        self._first_poll = None
+        outcome = {"rate_limited": False, "succeeded": False}
+        try:
+            self.run.events.emit(Sent(self.job))
+            generation = await perform(provider, request, self)
+            outcome["succeeded"] = True
+            return generation
+        except RateLimitError:
+            outcome["rate_limited"] = True
+            raise
+        finally:
+            await self.run.admission.release(taken_at, **outcome)
+
+    async def _download(self, url: str) -> bytes:
+        """Fetch a URL result at once, with the same retry rules as the API."""
+        options = self.run.options
+        attempts = Attempts(
+            self.job,
+            policy=options.retry,
+            admission=self.run.admission,
+            events=self.run.events,
+            failed=lambda error, retrying: None,
+            what="download",
+        )
+        try:
+            async for attempt in attempts:
+                with attempt:
+                    return await download_image(
+                        self.run.session,
+                        url,
+                        max_bytes=options.max_download_bytes,
+                        secret=self.secret,
+                    )
+        except ProviderError as error:
+            # The image was generated (and billed) but could not be fetched; a new run will
+            # generate it again, so say so plainly.
+            raise DownloadError(
+                f"the image was generated but its download failed: {error.message}",
+                status=error.status,
+                retryable=True,
+            ) from error
+        raise AssertionError("unreachable: the attempts end in a return or a raise")
+
+    # --- what happened, as events ----------------------------------------------------------
+
+    def _record(self, record: JobRecord) -> None:
+        self.record = record
+        self.run.events.emit(Recorded(record))
+
+    def _attempt_failed(self, error: ProviderError, retrying: bool) -> None:
+        now = time.time()
+        self._record(transitions.attempt_failed(self.record, error, retrying=retrying, now=now))
+        self.run.events.emit(Lost(self.job, error) if error.ambiguous else Refused(self.job, error))
+
+    def _answered(self, generation: Generation) -> None:
+        self.provenance.add(generation)
+        self.record = transitions.answered(self.record, generation.usage, now=time.time())
+        self.run.events.emit(Answered(self.job, generation.usage))
+
+    def _staged(self, staged: list[StagedImage]) -> None:
+        """Record images written to their temp files; they are renamed into place later."""
+        images = tuple(item.image for item in staged)
+        self._record(transitions.images_saved(self.record, images, now=time.time()))
+        self.unplaced.extend(staged)
+        self.run.events.emit(Staged(self.job, images))
+
+    async def _succeed(self) -> None:
+        """Place the files and the sidecar, then record success (beside the workers)."""
+        document = sidecar(self.job, self.record, self.provenance, finished=datetime.now(UTC))
+        unplaced, self.unplaced = self.unplaced, []
+        try:
+            await self.run.in_thread(place, unplaced, self.run.root, self.job.id, document)
+        except OSError as error:
+            self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
+            return
+        self._record(transitions.succeeded(self.record, now=time.time()))
+        self.run.events.emit(Finished(self.job, self.record))
+        self._remove_superseded()
+
+    async def _fail(self, error: ProviderError) -> None:
+        """Record the job as failed, keeping (and placing) the images it did get."""
+        unplaced, self.unplaced = self.unplaced, []
+        await self.run.in_thread(place, unplaced, self.run.root, self.job.id, None)
+        self._record(transitions.failed(self.record, error, now=time.time()))
+        self.run.events.emit(Finished(self.job, self.record, error))
+
+    def _remove_superseded(self) -> None:
+        """Delete files of an earlier version of the job that the new one did not overwrite
+        (e.g. ``x.png`` after the format changed to jpeg), so the folder matches the manifest."""
+        previous = self.previous
+        if previous is None or previous.key == self.record.key:
+            return
+        current = set(self.record.files)
+        for name in previous.files:
+            if name not in current:
+                with contextlib.suppress(OSError, ValueError):
+                    resolve_inside(self.run.root, name).unlink()
+
+    # --- the request loop's channel ----------------------------------------------------------
+
+    def tasks(self) -> Mapping[str, str]:
+        return self.record.tasks or {}
+
+    def record_task(self, step: str, task_id: str | None) -> None:
+        self._record(transitions.task_recorded(self.record, step, task_id, now=time.time()))
+
+    async def send(self, call: Call) -> Answer:
+        await self.run.admission.call_slot()
+        self._in_flight += 1
+        try:
+            return await exchange(self.run.session, self.run.endpoint, call)
+        finally:
+            self._in_flight -= 1
+
+    async def before_poll(self, polls: int) -> None:
+        options = self.run.options
+        now = time.monotonic()
+        if self._first_poll is None:
+            self._first_poll = now
+        waited = now - self._first_poll
+        if waited > options.task_timeout:
+            listed = ", ".join(f"{step} {task}" for step, task in self.tasks().items())
+            raise TaskTimeoutError(
+                f"gave up polling after {waited:.0f}s (--task-timeout {options.task_timeout:g});"
+                f" task {listed or 'unknown'} may still finish: run again to resume polling it"
+            )
+        # A few seconds between polls, growing while the task runs long.
+        delay = min(options.poll_interval * 1.5 ** max(polls - 1, 0), 5 * options.poll_interval)
+        await self.run.admission.sleep(delay)
+
+    async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await self.run.in_thread(function, *args)

@@ -1,0 +1,163 @@
+"""Images from answer to file: checked, named, hashed and written to a temp file (staged),
+recorded, then renamed into place with the job's sidecar beside them.
+
+The order is the crash-safety protocol of :mod:`batch_gen.output`: temp file, record with
+the sha256, rename. A crash between any two steps is recovered on resume without asking
+for the image again. Staging and placing run on the file threads: decoding, hashing and
+writing a megabyte per image would stall every other request on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadResponseError
+from ..models import ImageRecord, Job, JobRecord
+from ..output import (
+    commit_partial,
+    extension_for,
+    image_size,
+    render_filename,
+    resolve_inside,
+    sha256_hex,
+    sniff_format,
+    write_metadata,
+    write_partial,
+)
+from ..providers.base import Generation, ReturnedImage, inline_bytes
+from ..usage import add_usage
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An image checked, hashed and written to its temp file, not yet renamed."""
+
+    image: ImageRecord
+    temp: Path
+    final: Path
+
+
+def stage(
+    root: Path,
+    template: str,
+    job: Job,
+    number: int,
+    data: bytes,
+    revised_prompt: str | None,
+) -> Staged:
+    """Check, name, hash and write image number ``number`` of ``job`` to its temp file.
+
+    Blocking (file threads). Raises BadResponseError if the bytes are not a known image
+    format (the answer was probably billed, so the error is ambiguous); OSError if writing
+    fails.
+    """
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise BadResponseError("the image data is not a known image format", ambiguous=True)
+    relative = render_filename(
+        template, job=job, image_number=number, image_count=job.n, ext=extension_for(fmt)
+    )
+    final = resolve_inside(root, relative)
+    digest = sha256_hex(data)
+    size = image_size(data, fmt)
+    temp = write_partial(final, data, sha256=digest)
+    image = ImageRecord(
+        number=number,
+        file=relative,
+        sha256=digest,
+        bytes=len(data),
+        format=fmt,
+        width=size[0] if size else None,
+        height=size[1] if size else None,
+        revised_prompt=revised_prompt,
+    )
+    return Staged(image, temp, final)
+
+
+def stage_inline(
+    root: Path, template: str, job: Job, first: int, images: Sequence[ReturnedImage]
+) -> list[Staged | None]:
+    """Stage every inline image of an answer (numbered from ``first``); None for URLs,
+    which are downloaded first. Blocking (file threads); a bad image raises, so the whole
+    answer is retried."""
+    staged: list[Staged | None] = []
+    for offset, returned in enumerate(images):
+        data = inline_bytes(returned)
+        staged.append(
+            None
+            if data is None
+            else stage(root, template, job, first + offset, data, returned.revised_prompt)
+        )
+    return staged
+
+
+def place(
+    staged: Sequence[Staged], root: Path, job_id: str, sidecar: Mapping[str, Any] | None
+) -> None:
+    """Rename recorded temp files to their final names, then write the sidecar, in one
+    trip to the file threads (renames cost a journal commit each on ext4). Blocking."""
+    for item in staged:
+        commit_partial(item.temp, item.final)
+    if sidecar is not None:
+        write_metadata(root, job_id, sidecar)
+
+
+@dataclass(slots=True)
+class Provenance:
+    """What the API said while making a job's images, for its sidecar: every usage field
+    it reported, and each answer's request id, creation time and details."""
+
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    usage: dict[str, Any] | None = None
+    request_ids: list[str | None] = field(default_factory=list)
+    created: list[int | None] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, generation: Generation) -> None:
+        self.usage = add_usage(self.usage, generation.usage)
+        self.request_ids.append(generation.request_id)
+        self.created.append(generation.created)
+        self.responses.append(dict(generation.extra))
+
+
+def sidecar(
+    job: Job, record: JobRecord, provenance: Provenance, *, finished: datetime
+) -> dict[str, Any]:
+    """The per-job metadata document written beside the images."""
+    revised = [image.revised_prompt for image in record.images if image.revised_prompt]
+    return {
+        "id": job.id,
+        "key": job.key,
+        "prompt": job.prompt,
+        "model": job.model,
+        "api": job.api,
+        "request": dict(job.request),
+        "attempts": record.attempts,
+        "ambiguous_retries": record.ambiguous_retries,
+        "usage": provenance.usage if provenance.usage is not None else record.usage,
+        "revised_prompt": revised[0] if len(revised) == 1 else (revised or None),
+        "provider": {
+            "created": [value for value in provenance.created if value is not None],
+            "request_ids": [value for value in provenance.request_ids if value],
+            "responses": provenance.responses,
+        },
+        "started_at": provenance.started.isoformat(timespec="milliseconds"),
+        "finished_at": finished.isoformat(timespec="milliseconds"),
+        "images": [
+            {
+                "index": image.number,
+                "file": image.file,
+                "format": image.format,
+                "width": image.width,
+                "height": image.height,
+                "bytes": image.bytes,
+                "sha256": image.sha256,
+                "revised_prompt": image.revised_prompt,
+            }
+            for image in record.images
+        ],
+    }
