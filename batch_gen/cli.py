@@ -22,9 +22,9 @@ from . import __version__
 from .config import build_options, provider_identity
 from .errors import BatchGenError, ConfigurationError, ManifestError, UsageError
 from .gcpause import gc_paused
-from .jobindex import read_job_index
 from .manifest import default_output_dir, load_manifest, with_provider
-from .state import read_run_info
+from .state.jobindex import read_job_index
+from .state.runinfo import read_run_info
 from .status import StatusReport, format_status, read_status, status_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

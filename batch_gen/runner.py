@@ -57,7 +57,6 @@ from .errors import (
     RateLimitError,
     TaskTimeoutError,
 )
-from .jobindex import write_job_index
 from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .output import (
     ExistingFiles,
@@ -81,7 +80,9 @@ from .providers.base import Endpoint, TaskHooks, inline_bytes
 from .providers.download import download_image
 from .report import RunSummary, token_totals
 from .retry import retry_delay
-from .state import StateStore, write_run_info
+from .state.jobindex import write_job_index
+from .state.journal import StateStore
+from .state.runinfo import write_run_info
 
 T = TypeVar("T")
 
