@@ -23,8 +23,8 @@ from .catalog import (
 from .config import BASE_URL_VARIABLE, RunOptions
 from .cost import estimate_run, format_estimate, history_from
 from .errors import ConfigurationError, ManifestError, Problem
+from .files.atomic import ExistingFiles
 from .models import DEFAULT_BASE_URL, Job, JobRecord, Manifest
-from .output import ExistingFiles
 from .plan import Plan, PlannedJob, Reason, make_plan
 from .providers import provider_for
 from .state import read_state

@@ -57,21 +57,18 @@ from .errors import (
     RateLimitError,
     TaskTimeoutError,
 )
-from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
-from .output import (
+from .files.atomic import (
     ExistingFiles,
     commit_partial,
-    extension_for,
-    image_size,
     recover_image,
     remove_stale_partials,
-    render_filename,
-    resolve_inside,
     sha256_hex,
-    sniff_format,
-    write_metadata,
     write_partial,
 )
+from .files.formats import extension_for, image_size, sniff_format
+from .files.naming import render_filename, resolve_inside
+from .files.sidecar import write_metadata
+from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .pacing import AdaptiveSlots, PoolPause, RateLimiter
 from .plan import Plan, PlannedJob, Reason, make_plan
 from .progress import NullProgress, Progress

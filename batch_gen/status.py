@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .files.atomic import ExistingFiles
 from .models import JobRecord, JobStatus, Manifest
-from .output import ExistingFiles
 from .state import read_state
 
 
