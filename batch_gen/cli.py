@@ -231,8 +231,8 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
 def _models(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .catalog import format_models, models_to_json
     from .dry_run import catalog_for
+    from .pricing.catalog import format_models, models_to_json
 
     catalog = asyncio.run(
         catalog_for(offline=args.offline, base_url=args.base_url, refresh=args.refresh)

@@ -12,20 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .catalog import (
-    Catalog,
-    cached_or_built,
-    default_cache_dir,
-    load_catalog,
-    unknown_model_message,
-    unknown_models,
-)
 from .config import BASE_URL_VARIABLE, RunOptions
-from .cost import estimate_run, format_estimate, history_from
 from .errors import ConfigurationError, ManifestError, Problem
 from .files.atomic import ExistingFiles
 from .models import DEFAULT_BASE_URL, Job, JobRecord, Manifest
 from .plan import Plan, PlannedJob, Reason, make_plan
+from .pricing.catalog import Catalog, unknown_model_message, unknown_models
+from .pricing.catalog_source import cached_or_built, default_cache_dir, load_catalog
+from .pricing.cost import estimate_run, format_estimate, history_from
 from .providers import provider_for
 from .state import read_state
 

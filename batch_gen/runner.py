@@ -37,15 +37,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from .catalog import (
-    Catalog,
-    default_cache_dir,
-    fetch_catalog,
-    format_usd,
-    load_catalog,
-)
 from .config import RunOptions
-from .cost import Budget, cost_of_usage, history_from, job_estimate
 from .dry_run import files_present, model_problems
 from .errors import (
     BadResponseError,
@@ -71,6 +63,10 @@ from .files.sidecar import write_metadata
 from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .pacing import AdaptiveSlots, PoolPause, RateLimiter
 from .plan import Plan, PlannedJob, Reason, make_plan
+from .pricing.budget import Budget
+from .pricing.catalog import Catalog, format_usd
+from .pricing.catalog_source import default_cache_dir, fetch_catalog, load_catalog
+from .pricing.cost import cost_of_usage, history_from, job_estimate
 from .progress import NullProgress, Progress
 from .providers import ApiRequest, Generation, Provider, ReturnedImage, provider_for
 from .providers.base import Endpoint, TaskHooks, inline_bytes
