@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import JobRecord
-from .plan import Plan, Reason
+from .planning.plan import Plan, Reason
 
 
 @dataclass(slots=True)

@@ -38,7 +38,6 @@ from typing import Any, TypeVar
 import aiohttp
 
 from .config import RunOptions
-from .dry_run import files_present, model_problems
 from .errors import (
     BadResponseError,
     ConfigurationError,
@@ -62,7 +61,8 @@ from .files.naming import render_filename, resolve_inside
 from .files.sidecar import write_metadata
 from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .pacing import AdaptiveSlots, PoolPause, RateLimiter
-from .plan import Plan, PlannedJob, Reason, make_plan
+from .planning.dry_run import files_present, model_problems
+from .planning.plan import Plan, PlannedJob, Reason, make_plan
 from .pricing.budget import Budget
 from .pricing.catalog import Catalog, format_usd
 from .pricing.catalog_source import default_cache_dir, fetch_catalog, load_catalog
