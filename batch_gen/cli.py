@@ -22,10 +22,10 @@ from . import __version__
 from .config import build_options, provider_identity
 from .errors import BatchGenError, ConfigurationError, ManifestError, UsageError
 from .gcpause import gc_paused
-from .jobindex import read_job_index
 from .manifest import default_output_dir, load_manifest, with_provider
-from .state import read_run_info
-from .status import StatusReport, format_status, read_status, status_of
+from .planning.status import StatusReport, format_status, read_status, status_of
+from .state.jobindex import read_job_index
+from .state.runinfo import read_run_info
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -132,7 +132,7 @@ def _only(text: str | None) -> list[str] | None:
 def _run(args: argparse.Namespace) -> int:
     # Imported where needed: asyncio, aiohttp and the runner cost 0.15 s that `status` and
     # dry runs do without.
-    from .dry_run import count_requests, plan_run, price_plan
+    from .planning.dry_run import count_requests, plan_run, price_plan
     from .report import format_plan, format_summary, report_document
 
     provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
@@ -231,8 +231,8 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
 def _models(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .catalog import format_models, models_to_json
-    from .dry_run import catalog_for
+    from .planning.dry_run import catalog_for
+    from .pricing.catalog import format_models, models_to_json
 
     catalog = asyncio.run(
         catalog_for(offline=args.offline, base_url=args.base_url, refresh=args.refresh)

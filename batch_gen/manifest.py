@@ -34,9 +34,10 @@ from yaml.reader import ReaderError
 
 from batch_gen import keys, routing
 from batch_gen.errors import ManifestError, Problem
+from batch_gen.files.formats import sniff_format
+from batch_gen.files.naming import PLACEHOLDER_PATTERN, PLACEHOLDERS
 from batch_gen.gcpause import gc_paused
 from batch_gen.models import DEFAULT_FILENAME, InputFile, Job, Manifest, OutputSpec, RunDefaults
-from batch_gen.output import PLACEHOLDER_PATTERN, PLACEHOLDERS, sniff_format
 
 DEFAULT_MODEL = "gpt-image-2"  # used when neither the job nor the defaults name a model
 DEFAULT_PROVIDER = "cometapi"

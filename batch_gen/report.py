@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import JobRecord
-from .plan import Plan, Reason
-from .usage import Tokens, token_totals
+from .planning.plan import Plan, Reason
+from .usage import Tokens
 
 
 @dataclass(slots=True)

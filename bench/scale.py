@@ -20,10 +20,11 @@ from typing import Any
 from workload import make_prompts, write_manifest
 
 from batch_gen.config import provider_identity
-from batch_gen.jobindex import write_job_index
 from batch_gen.manifest import load_manifest
 from batch_gen.models import ImageRecord, JobRecord, JobStatus
-from batch_gen.state import StateStore, write_run_info
+from batch_gen.state.jobindex import write_job_index
+from batch_gen.state.journal import StateStore
+from batch_gen.state.runinfo import write_run_info
 
 SCALE_SIZE = "1024x1024"
 

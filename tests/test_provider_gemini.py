@@ -38,7 +38,7 @@ from batch_gen.providers.gemini import (
     parse_answer,
     size_config,
 )
-from batch_gen.report import token_totals
+from batch_gen.usage import token_totals
 
 BASE = API_BASE
 MODEL = "gemini-3.1-flash-image-preview"

@@ -18,7 +18,7 @@ from batch_gen.models import JobStatus
 from batch_gen.report import RunSummary
 from batch_gen.retry import RetryPolicy
 from batch_gen.runner import run_batch
-from batch_gen.state import read_state
+from batch_gen.state.journal import read_state
 
 OK_BODY = {"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}
 

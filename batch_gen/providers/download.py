@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..errors import DownloadError
-from ..output import sniff_format
+from ..files.formats import sniff_format
 from .answers import redact
 from .http import transport_errors
 

@@ -37,16 +37,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from .catalog import (
-    Catalog,
-    default_cache_dir,
-    fetch_catalog,
-    format_usd,
-    load_catalog,
-)
 from .config import RunOptions
-from .cost import Budget, cost_of_usage, history_from, job_estimate
-from .dry_run import files_present, model_problems
 from .errors import (
     BadResponseError,
     ConfigurationError,
@@ -57,31 +48,34 @@ from .errors import (
     RateLimitError,
     TaskTimeoutError,
 )
-from .jobindex import write_job_index
-from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
-from .output import (
+from .files.atomic import (
     ExistingFiles,
     commit_partial,
-    extension_for,
-    image_size,
     recover_image,
     remove_stale_partials,
-    render_filename,
-    resolve_inside,
     sha256_hex,
-    sniff_format,
-    write_metadata,
     write_partial,
 )
+from .files.formats import extension_for, image_size, sniff_format
+from .files.naming import render_filename, resolve_inside
+from .files.sidecar import write_metadata
+from .models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from .pacing import AdaptiveSlots, PoolPause, RateLimiter
-from .plan import Plan, PlannedJob, Reason, make_plan
+from .planning.dry_run import files_present, model_problems
+from .planning.plan import Plan, PlannedJob, Reason, make_plan
+from .pricing.budget import Budget
+from .pricing.catalog import Catalog, format_usd
+from .pricing.catalog_source import default_cache_dir, fetch_catalog, load_catalog
+from .pricing.cost import cost_of_usage, history_from, job_estimate
 from .progress import NullProgress, Progress
 from .providers import ApiRequest, Generation, Provider, ReturnedImage, provider_for
 from .providers.base import Endpoint, TaskHooks, inline_bytes
 from .providers.download import download_image
 from .report import RunSummary, token_totals
 from .retry import retry_delay
-from .state import StateStore, write_run_info
+from .state.jobindex import write_job_index
+from .state.journal import StateStore
+from .state.runinfo import write_run_info
 
 T = TypeVar("T")
 

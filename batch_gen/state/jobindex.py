@@ -15,12 +15,10 @@ from pathlib import Path
 
 import msgspec
 
-from . import __version__
-from .keys import KEY_FORMAT_VERSION
-from .models import Job
-from .state import STATE_DIR_NAME
-
-INDEX_NAME = "jobs.index.json"
+from batch_gen import __version__
+from batch_gen.keys import KEY_FORMAT_VERSION
+from batch_gen.models import Job
+from batch_gen.state.layout import INDEX_NAME, STATE_DIR_NAME
 
 
 def _identity(manifest_sha256: str, provider: str) -> dict[str, object]:

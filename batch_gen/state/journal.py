@@ -14,20 +14,14 @@ back to its last complete line so the next record starts on a fresh line. Nothin
 fsynced per update: a killed process loses nothing the kernel has accepted; ``close()``
 fsyncs once for power cuts.
 
-Exclusivity: an open store holds ``fcntl.flock`` on ``<output>/.batch_gen/lock`` (POSIX
-only). The kernel releases it when the holder dies, even by SIGKILL, so a crashed run never
-leaves the folder locked. The lock belongs to the open file description: a process that
-forks while holding it shares it with the child.
+Exclusivity: an open store holds the output folder's lock (:mod:`batch_gen.state.lock`),
+so no other run writes the journal while it is open.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
-import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,14 +30,11 @@ from typing import Any, Self
 
 import msgspec
 
-from batch_gen.errors import OutputLockedError
 from batch_gen.gcpause import gc_paused
 from batch_gen.models import JobRecord
+from batch_gen.state.layout import JOURNAL_NAME, LOCK_NAME, STATE_DIR_NAME
+from batch_gen.state.lock import acquire_lock, release_lock
 
-STATE_DIR_NAME = ".batch_gen"
-JOURNAL_NAME = "state.jsonl"
-LOCK_NAME = "lock"
-RUN_INFO_NAME = "run.json"  # who ran last: the provider identity that keys were made for
 FORMAT_VERSION = 1
 
 # Compact when the journal holds more lines than this factor times the live records plus
@@ -209,7 +200,7 @@ class StateStore:
         """
         directory = output_dir / STATE_DIR_NAME
         directory.mkdir(parents=True, exist_ok=True)
-        lock_fd = _acquire_lock(directory / LOCK_NAME, output_dir)
+        lock_fd = acquire_lock(directory / LOCK_NAME, output_dir)
         try:
             path = directory / JOURNAL_NAME
             journal = _read_journal(path)
@@ -217,7 +208,7 @@ class StateStore:
                 journal = _compact(path, journal.records)
             journal_fd = _open_for_append(path, journal.complete_size)
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(directory=directory, lock_fd=lock_fd, journal_fd=journal_fd, journal=journal)
 
@@ -279,7 +270,7 @@ class StateStore:
                         self._lines = len(self._records)
         finally:
             if lock_fd is not None:
-                _release_lock(lock_fd)
+                release_lock(lock_fd)
 
     def __enter__(self) -> Self:
         return self
@@ -337,81 +328,3 @@ def _compact(path: Path, records: dict[str, JobRecord]) -> _Journal:
     finally:
         os.close(dir_fd)
     return _Journal(records=records, lines=len(records), complete_size=len(data))
-
-
-# --- the lock ---------------------------------------------------------------------------
-
-
-def _acquire_lock(path: Path, output_dir: Path) -> int:
-    """Take the folder's flock and write who holds it, or raise OutputLockedError."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_holder(fd)
-        os.close(fd)
-        raise OutputLockedError(_locked_message(output_dir, holder)) from None
-    except BaseException:
-        os.close(fd)
-        raise
-    holder = {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    # Informational only: the flock is the lock, whatever this file says.
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
-    return fd
-
-
-def _release_lock(fd: int) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-def _read_holder(fd: int) -> dict[str, Any]:
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0))
-    except (OSError, ValueError):
-        return {}
-    return holder if isinstance(holder, dict) else {}
-
-
-def _locked_message(output_dir: Path, holder: Mapping[str, Any]) -> str:
-    who = "another batch_gen run"
-    if "pid" in holder:
-        who += f" (pid {holder['pid']}"
-        who += f" on {holder['host']}" if "host" in holder else ""
-        who += f", since {holder['started_at']})" if "started_at" in holder else ")"
-    return (
-        f"the output folder {output_dir} is in use by {who}. Two runs on one folder would "
-        "corrupt each other's state and files: wait for that run to finish or stop it, "
-        "or choose another folder with --output."
-    )
-
-
-# --- the last run ------------------------------------------------------------------------
-
-
-def write_run_info(output_dir: Path, info: Mapping[str, Any]) -> None:
-    """Record facts about the run that holds the lock (e.g. its provider), atomically.
-
-    Must contain nothing secret: it is a plain file beside the journal.
-    """
-    path = output_dir / STATE_DIR_NAME / RUN_INFO_NAME
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(dict(info), indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, path)
-
-
-def read_run_info(output_dir: Path) -> dict[str, Any]:
-    """What :func:`write_run_info` recorded last, or ``{}``."""
-    try:
-        data = json.loads((output_dir / STATE_DIR_NAME / RUN_INFO_NAME).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from batch_gen import cli
-from batch_gen.jobindex import INDEX_NAME
-from batch_gen.state import STATE_DIR_NAME
+from batch_gen.state.layout import INDEX_NAME, STATE_DIR_NAME
 
 
 def _status_json(

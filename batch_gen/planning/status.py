@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .models import JobRecord, JobStatus, Manifest
-from .output import ExistingFiles
-from .state import read_state
+from batch_gen.files.atomic import ExistingFiles
+from batch_gen.models import JobRecord, JobStatus, Manifest
+from batch_gen.state.journal import read_state
 
 
 class JobStatusRow(NamedTuple):  # built 100,000 times for a large manifest: a fast tuple

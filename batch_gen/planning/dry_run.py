@@ -11,23 +11,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .catalog import (
-    Catalog,
-    cached_or_built,
-    default_cache_dir,
-    load_catalog,
-    unknown_model_message,
-    unknown_models,
-)
-from .config import BASE_URL_VARIABLE, RunOptions
-from .cost import estimate_run, format_estimate, history_from
-from .errors import ConfigurationError, ManifestError, Problem
-from .models import DEFAULT_BASE_URL, Job, JobRecord, Manifest
-from .output import ExistingFiles
-from .plan import Plan, PlannedJob, Reason, make_plan
-from .providers import provider_for
-from .state import read_state
+from batch_gen import __version__
+from batch_gen.config import BASE_URL_VARIABLE, RunOptions
+from batch_gen.errors import ConfigurationError, ManifestError, Problem
+from batch_gen.files.atomic import ExistingFiles
+from batch_gen.models import DEFAULT_BASE_URL, Job, JobRecord, Manifest
+from batch_gen.planning.plan import Plan, PlannedJob, Reason, make_plan
+from batch_gen.pricing.catalog import Catalog, unknown_model_message, unknown_models
+from batch_gen.pricing.catalog_source import cached_or_built, default_cache_dir, load_catalog
+from batch_gen.pricing.cost import estimate_run, format_estimate, history_from
+from batch_gen.providers import provider_for
+from batch_gen.state.journal import read_state
 
 
 def files_present(existing: ExistingFiles, record: JobRecord) -> bool:
@@ -103,7 +97,7 @@ async def catalog_for(*, offline: bool, base_url: str | None, refresh: bool = Fa
 
 
 def _simulator_catalog() -> dict[str, object]:
-    from .simulator.catalog import CATALOG
+    from batch_gen.simulator.catalog import CATALOG
 
     return {"success": True, "data": [record.to_json() for record in CATALOG]}
 

@@ -1,7 +1,7 @@
 """What a run will do with each job, decided from the manifest and the recorded state.
 
 Pure: the file system is consulted only through the ``files_present`` callback, so the
-resume rules of the spec are a table test (see ``tests/test_plan.py``).
+resume rules are a table test (see ``tests/planning/test_plan.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
-from .errors import UsageError
-from .models import Job, JobRecord, JobStatus
+from batch_gen.errors import UsageError
+from batch_gen.models import Job, JobRecord, JobStatus
 
 
 class Reason(Enum):
@@ -89,7 +89,10 @@ def decide(
     force: bool = False,
     retry_failed: bool = False,
 ) -> Reason:
-    """The resume rule of SPEC.md for one job."""
+    """The resume rule for one job: ``force`` runs it; a job never recorded, or recorded
+    under another key, runs; a succeeded job is skipped while its files are present; an
+    interrupted or pending one runs; a failed one runs when its error was retryable or with
+    ``retry_failed``, else it is skipped."""
     if force:
         return Reason.FORCED
     if record is None:

@@ -6,7 +6,7 @@ import pytest
 
 from batch_gen.errors import UsageError
 from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus
-from batch_gen.plan import Reason, decide, make_plan
+from batch_gen.planning.plan import Reason, decide, make_plan
 
 JOB = Job(id="a", index=1, prompt="p", request={"model": "m", "n": 1}, api="x", key="k1")
 IMAGE = ImageRecord(number=1, file="a.png", sha256="0" * 64, bytes=1, format="png")
@@ -41,7 +41,7 @@ def _record(status: JobStatus, *, key: str = "k1", retryable: bool | None = None
 def test_resume_rules(
     record: JobRecord | None, files: bool, options: dict[str, bool], expected: Reason
 ) -> None:
-    """Each recorded state leads to the decision SPEC.md lists for it."""
+    """Each recorded state leads to the decision the resume rules give it."""
     assert decide(JOB, record, files_present=lambda _: files, **options) is expected
 
 

@@ -1,0 +1,218 @@
+"""Crash-safe image writes: temp file, then record, then rename.
+
+The protocol the runner follows for each image:
+
+1. write the bytes to :func:`temp_path_for` ``(final, sha256)`` with :func:`write_partial`;
+2. record the image (with its sha256) in the state store;
+3. move it into place with :func:`commit_partial` (an ``os.replace``).
+
+A run killed between any two steps never leaves a half-written file under a final name, and
+on resume :func:`recover_image` finds an image saved in step 1 and recorded in step 2 and
+finishes step 3, so it is never requested again. Only then should the runner call
+:func:`remove_stale_partials`, which deletes the temp files nobody recorded.
+
+Also here: :func:`write_atomic`, the one-step form for files that need no record (metadata),
+and :class:`ExistingFiles`, the cheap "is it still on disk" check that resuming relies on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from batch_gen.files.naming import (
+    UnsafePathError,
+    is_partial_name,
+    partial_name,
+    resolve_inside,
+)
+from batch_gen.models import ImageRecord
+from batch_gen.state.layout import STATE_DIR_NAME
+
+
+def sha256_hex(data: bytes) -> str:
+    """Return the lowercase hex SHA-256 digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def temp_path_for(final: Path, sha256: str) -> Path:
+    """Return the deterministic temp name for an image: ``.<name>.<sha256[:12]>.part``.
+
+    Deterministic so that :func:`recover_image` can find it again after a crash.
+    """
+    return final.parent / partial_name(final.name, sha256[:12])
+
+
+def write_atomic(
+    path: Path, data: bytes, *, temp: Path | None = None, durable: bool = False
+) -> None:
+    """Write ``data`` to ``path`` so that ``path`` never holds a partial file.
+
+    The bytes go to ``temp`` (default ``.<name>.<random>.part`` beside ``path``; it must be
+    in the same folder for the rename to be atomic), which then replaces ``path``. Parent
+    folders are created. Without ``durable`` nothing is fsynced: that is enough to survive a
+    killed process (the page cache outlives it); ``durable=True`` also fsyncs the file and
+    its folder, to survive a power cut.
+
+    Raises:
+        OSError: writing or renaming failed; the temp file has been removed.
+    """
+    if temp is None:
+        temp = path.parent / partial_name(path.name, secrets.token_hex(6))
+    _write_file(temp, data, durable=durable)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def write_partial(final: Path, data: bytes, *, sha256: str, durable: bool = False) -> Path:
+    """Write step 1 of the protocol: ``data`` to ``temp_path_for(final, sha256)``.
+
+    Returns the temp path, to pass to :func:`commit_partial` once the image is recorded.
+
+    Raises:
+        OSError: writing failed; the temp file has been removed.
+    """
+    temp = temp_path_for(final, sha256)
+    _write_file(temp, data, durable=durable)
+    return temp
+
+
+def commit_partial(temp: Path, final: Path, *, durable: bool = False) -> None:
+    """Write step 3 of the protocol: move a recorded temp file to its final name.
+
+    Raises:
+        OSError: the rename failed (the temp file is left for :func:`recover_image`).
+    """
+    os.replace(temp, final)
+    if durable:
+        _fsync_dir(final.parent)
+
+
+def recover_image(root: Path, record: ImageRecord, *, verify: bool = False) -> bool:
+    """Return True when the recorded image is safely in place under ``root``.
+
+    It is in place when its final file exists with the recorded byte size (and, with
+    ``verify``, the recorded sha256). Failing that, when the deterministic temp file of
+    step 1 exists with the recorded sha256, it is moved into place first. Returns False
+    when neither holds, or when the recorded file name is unsafe: the image must be
+    requested again.
+
+    Raises:
+        OSError: reading or moving a file that exists failed.
+    """
+    try:
+        final = resolve_inside(root, record.file)
+    except UnsafePathError:
+        return False
+    if _file_matches(final, record, verify=verify):
+        return True
+    temp = temp_path_for(final, record.sha256)
+    if not _file_matches(temp, record, verify=True):
+        return False
+    os.replace(temp, final)
+    return True
+
+
+def _file_matches(path: Path, record: ImageRecord, *, verify: bool) -> bool:
+    try:
+        if path.stat().st_size != record.bytes:
+            return False
+        return not verify or sha256_hex(path.read_bytes()) == record.sha256
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False
+
+
+def remove_stale_partials(root: Path) -> int:
+    """Delete leftover temp files anywhere under ``root``; return how many.
+
+    Only names of the two forms this module writes (``.<name>.<12 hex digits>.part``) are
+    deleted. The state folder ``root/.batch_gen`` and symbolic links to folders are not
+    entered.
+    One ``os.scandir`` walk, no per-file ``stat`` beyond what scandir provides.
+
+    Call it only after :func:`recover_image` has run for every recorded image, or it
+    deletes images that were saved and recorded but not yet moved into place.
+    """
+    removed = 0
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if not (folder == root and entry.name.casefold() == STATE_DIR_NAME):
+                    pending.append(Path(entry.path))
+            elif is_partial_name(entry.name) and entry.is_file(follow_symlinks=False):
+                _remove_quietly(Path(entry.path))
+                removed += 1
+    return removed
+
+
+def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
+    """Create or truncate ``path`` and write all of ``data``; remove it on any failure."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:  # the folder is missing: create it only then, not every time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (signals, pipes, quotas)
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        _remove_quietly(path)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+class ExistingFiles:
+    """``existing(relative)``: whether a file exists under ``root``, from one directory
+    listing per folder, read once, instead of a stat per file (100,000 stats take most of a
+    second). A snapshot: files created or removed after the first look are not seen."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._listings: dict[str, frozenset[str]] = {}
+
+    def __call__(self, relative: str) -> bool:
+        folder, _, name = relative.rpartition("/")
+        listing = self._listings.get(folder)
+        if listing is None:
+            listing = self._listings[folder] = self._list(folder)
+        return name in listing
+
+    def _list(self, folder: str) -> frozenset[str]:
+        try:
+            with os.scandir(self._root / folder) as entries:
+                return frozenset(entry.name for entry in entries if entry.is_file())
+        except OSError:
+            return frozenset()

@@ -1,0 +1,83 @@
+"""Exclusive use of an output folder: one run at a time.
+
+A run holds ``fcntl.flock`` on ``<output>/.batch_gen/lock`` (POSIX only). The kernel releases
+it when the holder dies, even by SIGKILL, so a crashed run never leaves the folder locked.
+The lock belongs to the open file description: a process that forks while holding it shares
+it with the child. The file's content (pid, host, start time) is informational only, for the
+message another run shows; the flock is the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from batch_gen.errors import OutputLockedError
+
+
+def acquire_lock(path: Path, output_dir: Path) -> int:
+    """Take the flock on ``path`` and write who holds it; return the locked descriptor.
+
+    Pass the descriptor to :func:`release_lock` when done.
+
+    Raises:
+        OutputLockedError: another holder (in any process) has it; the message names
+            ``output_dir`` and, when known, the holder's pid, host and start time.
+        OSError: the lock file cannot be opened.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        raise OutputLockedError(_locked_message(output_dir, holder)) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    # Informational only: the flock is the lock, whatever this file says.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    """Release the flock taken by :func:`acquire_lock` and close its descriptor."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _locked_message(output_dir: Path, holder: Mapping[str, Any]) -> str:
+    who = "another batch_gen run"
+    if "pid" in holder:
+        who += f" (pid {holder['pid']}"
+        who += f" on {holder['host']}" if "host" in holder else ""
+        who += f", since {holder['started_at']})" if "started_at" in holder else ")"
+    return (
+        f"the output folder {output_dir} is in use by {who}. Two runs on one folder would "
+        "corrupt each other's state and files: wait for that run to finish or stop it, "
+        "or choose another folder with --output."
+    )

@@ -1,0 +1,35 @@
+"""Facts about the last run of an output folder, e.g. the provider its keys were made for.
+
+``status`` reads them to compute job keys the way that run did. The file is plain JSON
+beside the journal, so it must hold nothing secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from batch_gen.state.layout import RUN_INFO_NAME, STATE_DIR_NAME
+
+
+def write_run_info(output_dir: Path, info: Mapping[str, Any]) -> None:
+    """Record facts about the run that holds the lock (e.g. its provider), atomically.
+
+    Must contain nothing secret: it is a plain file beside the journal.
+    """
+    path = output_dir / STATE_DIR_NAME / RUN_INFO_NAME
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(dict(info), indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def read_run_info(output_dir: Path) -> dict[str, Any]:
+    """What :func:`write_run_info` recorded last, or ``{}``."""
+    try:
+        data = json.loads((output_dir / STATE_DIR_NAME / RUN_INFO_NAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
