@@ -231,7 +231,7 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
 def _models(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .planning.dry_run import catalog_for
+    from .planning.preflight import catalog_for
     from .pricing.catalog import format_models, models_to_json
 
     catalog = asyncio.run(

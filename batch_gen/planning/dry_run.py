@@ -6,20 +6,15 @@ Reads the state without taking the lock and sends nothing; imports nothing that 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from batch_gen import __version__
-from batch_gen.config import BASE_URL_VARIABLE, RunOptions
-from batch_gen.errors import ConfigurationError, ManifestError, Problem
+from batch_gen.config import RunOptions
 from batch_gen.files.atomic import ExistingFiles
-from batch_gen.models import DEFAULT_BASE_URL, Job, JobRecord, Manifest
+from batch_gen.models import Job, JobRecord, Manifest
 from batch_gen.planning.plan import Plan, PlannedJob, Reason, make_plan
-from batch_gen.pricing.catalog import Catalog, unknown_model_message, unknown_models
-from batch_gen.pricing.catalog_source import cached_or_built, default_cache_dir, load_catalog
-from batch_gen.pricing.cost import estimate_run, format_estimate, history_from
+from batch_gen.planning.preflight import preflight
+from batch_gen.pricing.cost import estimate_run, format_estimate
 from batch_gen.providers import provider_for
 from batch_gen.state.journal import read_state
 
@@ -72,36 +67,6 @@ def _saved_images(item: PlannedJob, existing: ExistingFiles) -> int:
     return sum(1 for image in item.record.images if existing(image.file))
 
 
-def model_problems(jobs: Sequence[Job], catalog: Catalog, manifest_path: Path) -> list[Problem]:
-    """A problem per model the catalog does not know, at the first job that uses it."""
-    first: dict[str, Job] = {}
-    for job in jobs:
-        first.setdefault(job.model, job)
-    return [
-        Problem(str(manifest_path), first[model].line, "model", unknown_model_message(model, hint))
-        for model, hint in unknown_models(first, catalog)
-    ]
-
-
-async def catalog_for(*, offline: bool, base_url: str | None, refresh: bool = False) -> Catalog:
-    """The model catalog: the built-in simulator's when offline, else CometAPI's (cached for
-    a day). Raises ConfigurationError when it cannot be had."""
-    if offline:  # the simulator's own table, cached: importing the simulator takes 0.2 s
-        return cached_or_built(
-            f"simulator://batch_gen-{__version__}",
-            cache_dir=default_cache_dir(),
-            build=_simulator_catalog,
-        )
-    url = base_url or os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
-    return await load_catalog(base_url=url, cache_dir=default_cache_dir(), refresh=refresh)
-
-
-def _simulator_catalog() -> dict[str, object]:
-    from batch_gen.simulator.catalog import CATALOG
-
-    return {"success": True, "data": [record.to_json() for record in CATALOG]}
-
-
 def price_plan(preview: Preview, manifest: Manifest, options: RunOptions) -> str:
     """Check the models of the jobs that would run and estimate their cost (a line).
 
@@ -110,20 +75,21 @@ def price_plan(preview: Preview, manifest: Manifest, options: RunOptions) -> str
     """
     import asyncio
 
-    try:
-        catalog = asyncio.run(catalog_for(offline=options.offline, base_url=options.base_url))
-    except ConfigurationError as error:
-        return f"estimated cost: unknown ({error})"
-    if not catalog.models:
-        return "estimated cost: unknown (the model catalog is empty)"
-    jobs = [item.job for item in preview.plan.to_run]
-    problems = model_problems(jobs, catalog, manifest.path)
-    if problems:
-        raise ManifestError(problems)
-    history = history_from(manifest.jobs, preview.records)
+    checked = asyncio.run(
+        preflight(
+            manifest,
+            options,
+            to_run=[item.job for item in preview.plan.to_run],
+            records=preview.records,
+            check_models=True,
+            need_prices=False,
+        )
+    )
+    if checked.catalog is None:
+        return f"estimated cost: unknown ({checked.unknown})"
     total, per_model = estimate_run(
         ((job.model, job.request, requests, missing) for job, requests, missing in preview.work),
-        catalog=catalog,
-        history=history,
+        catalog=checked.catalog,
+        history=checked.history,
     )
-    return format_estimate(total, per_model) + f" [prices: {catalog.source}]"
+    return format_estimate(total, per_model) + f" [prices: {checked.catalog.source}]"

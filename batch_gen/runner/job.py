@@ -29,8 +29,9 @@ from ..errors import (
     TaskTimeoutError,
 )
 from ..models import ImageRecord, Job, JobRecord
-from ..output import recover_image, resolve_inside
-from ..plan import PlannedJob, Reason
+from ..files.atomic import recover_image
+from ..files.naming import resolve_inside
+from ..planning.plan import PlannedJob, Reason
 from ..providers import provider_for
 from ..providers.base import Answer, Call, Endpoint, Generation
 from ..providers.download import download_image

@@ -1,7 +1,7 @@
 """Images from answer to file: checked, named, hashed and written to a temp file (staged),
 recorded, then renamed into place with the job's sidecar beside them.
 
-The order is the crash-safety protocol of :mod:`batch_gen.output`: temp file, record with
+The order is the crash-safety protocol of :mod:`batch_gen.files.atomic`: temp file, record with
 the sha256, rename. A crash between any two steps is recovered on resume without asking
 for the image again. Staging and placing run on the file threads: decoding, hashing and
 writing a megabyte per image would stall every other request on the event loop.
@@ -17,17 +17,10 @@ from typing import Any
 
 from ..errors import BadResponseError
 from ..models import ImageRecord, Job, JobRecord
-from ..output import (
-    commit_partial,
-    extension_for,
-    image_size,
-    render_filename,
-    resolve_inside,
-    sha256_hex,
-    sniff_format,
-    write_metadata,
-    write_partial,
-)
+from ..files.atomic import commit_partial, sha256_hex, write_partial
+from ..files.formats import extension_for, image_size, sniff_format
+from ..files.naming import render_filename, resolve_inside
+from ..files.sidecar import write_metadata
 from ..providers.base import Generation, ReturnedImage, inline_bytes
 from ..usage import add_usage
 
