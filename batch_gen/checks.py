@@ -6,7 +6,8 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 Check = Callable[[Any], str | None]
 
@@ -76,3 +77,17 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices``, or ""."""
     matches = difflib.get_close_matches(word, list(choices), n=1)
     return f"; did you mean {matches[0]!r}?" if matches else ""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """How one request field that only some image APIs take is checked and carried.
+
+    ``csv_list`` is the kind of the items when a CSV cell holds a ';'-separated list of
+    them (None: the cell is one value). ``keyed`` is False for a field that enters the
+    job's key another way (the route, or the input file's content), not as written.
+    """
+
+    check: Check
+    csv_list: Literal["text", "int"] | None = None
+    keyed: bool = True

@@ -1,38 +1,33 @@
-"""The one checked reader of input images and masks, used by every API at send time.
+"""Input files by content: the one digest rule, and the one checked read at send time.
 
-An input's SHA-256 is part of its job's key (it was hashed when the manifest was read). A
-file edited during a long run would otherwise be sent, and paid for, under the key of the
-version that was read: the check refuses that, and the next run re-reads the manifest, so
-the new version gets its own key.
+An input image or mask enters a job's key by the SHA-256 of its bytes (see
+:class:`~batch_gen.models.InputFile`), recorded when the manifest is read. A provider that
+sends the file later reads it with :func:`read_input`, which refuses a file that changed in
+between: the bytes sent must be the bytes the key stands for. This module sits low in the
+layering (errors and models only), so providers and the manifest reader can both use it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from .errors import InvalidRequestError
-from .models import InputFile
-
-#: Content type per sniffed input format.
-MIME_TYPES = {
-    "png": "image/png",
-    "jpeg": "image/jpeg",
-    "webp": "image/webp",
-    "gif": "image/gif",
-}
+from batch_gen.errors import InvalidRequestError
+from batch_gen.models import InputFile
 
 
-def sha256_of(data: bytes) -> str:
-    """The hex SHA-256 that identifies an input's content in its job's key."""
+def content_sha256(data: bytes) -> str:
+    """The hex SHA-256 of ``data``: the digest an :class:`InputFile` records."""
     return hashlib.sha256(data).hexdigest()
 
 
 def read_input(item: InputFile) -> bytes:
-    """The bytes of ``item``, checked against the SHA-256 recorded when the manifest was read.
+    """The bytes of ``item``, checked against the SHA-256 hashed into the job's key.
 
-    Blocking: call it in a thread. Raises a non-retryable InvalidRequestError naming the
-    file when it cannot be read or has changed since the manifest was read.
+    Blocking: call it in a thread. Raises a non-retryable
+    :class:`~batch_gen.errors.InvalidRequestError` naming the file when it cannot be read,
+    or when it changed since the manifest was read (running again re-reads the manifest,
+    so the new version gets its own key and is sent).
     """
     try:
         data = item.path.read_bytes()
@@ -40,7 +35,7 @@ def read_input(item: InputFile) -> bytes:
         raise InvalidRequestError(
             f"cannot read the input {item.role} {item.path}: {exc.strerror or exc}"
         ) from exc
-    if sha256_of(data) != item.sha256:
+    if content_sha256(data) != item.sha256:
         raise InvalidRequestError(
             f"the input {item.role} {item.path} changed since the manifest was read;"
             " run again to send the new version"
@@ -51,3 +46,12 @@ def read_input(item: InputFile) -> bytes:
 def read_inputs(files: Sequence[InputFile]) -> list[bytes]:
     """:func:`read_input` for each file, in order."""
     return [read_input(item) for item in files]
+
+
+#: Content type per sniffed input format, for uploads.
+MIME_TYPES: Mapping[str, str] = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+}

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from .checks import Check
+from .checks import FieldRule
 from .providers.base import ApiSpec
 from .providers.registry import SPECS
 
@@ -25,9 +25,9 @@ API_NAMES: Mapping[str, ApiSpec] = {
     spec.manifest_name: spec for spec in SPECS if spec.manifest_name is not None
 }
 
-#: Every API-specific field's value check (a field two APIs share has one meaning).
-FIELD_CHECKS: Mapping[str, Check] = {
-    name: check for spec in SPECS for name, check in spec.fields.items()
+#: Every API-specific field's rule (a field two APIs share has one meaning).
+API_FIELD_RULES: Mapping[str, FieldRule] = {
+    name: rule for spec in SPECS for name, rule in spec.fields.items()
 }
 
 #: Every API-specific field, and the routes that take it.

@@ -6,12 +6,17 @@ import asyncio
 import base64
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from batch_gen.errors import ManifestError, Problem
+from batch_gen.manifest import load_manifest
 from batch_gen.simulator import Simulator
 
 SimFactory = Callable[..., AbstractAsyncContextManager[Simulator]]
@@ -103,6 +108,25 @@ def write_manifest(
     path = folder / "jobs.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def write_text(folder: Path, text: str, name: str = "jobs.yaml") -> Path:
+    """Write ``text`` (dedented, leading newline dropped) to ``folder/name``."""
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def manifest_problems(path: Path) -> tuple[Problem, ...]:
+    """The problems :func:`load_manifest` reports for ``path``; fails the test if it loads."""
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    return caught.value.problems
+
+
+def problem_places(path: Path) -> list[tuple[int | None, str | None]]:
+    """(line, field) of each problem the manifest at ``path`` has, in the reported order."""
+    return [(problem.line, problem.field) for problem in manifest_problems(path)]
 
 
 # A fake API for request-shape tests (aioresponses) of the providers.

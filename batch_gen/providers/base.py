@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import pybase64
 
-from ..checks import Check
+from ..checks import FieldRule
 from ..errors import BadResponseError, ProviderError
 from ..models import InputFile, Job
 
@@ -200,7 +200,7 @@ class ApiSpec:
     - ``switches``: a request field that, when set, sends the job to another route (an
       input image turns generations into edits).
     - ``fields``: the API-specific manifest fields it takes (``upscale``, ``action``), each
-      with the check of its value.
+      with its rule (value check, CSV form).
     - ``max_inputs``/``takes_mask``: how many input images, and whether a mask.
     - ``tasks``: submitted, then polled (a task id is money already spent).
     - ``request_count(job, images)``: the requests that make ``images`` more images.
@@ -215,7 +215,7 @@ class ApiSpec:
     manifest_name: str | None = None
     claims_model: Callable[[str], bool] | None = None
     switches: Mapping[str, str] = field(default_factory=dict)
-    fields: Mapping[str, Check] = field(default_factory=dict)
+    fields: Mapping[str, FieldRule] = field(default_factory=dict)
     max_inputs: int = 0
     takes_mask: bool = False
     tasks: bool = False

@@ -29,7 +29,7 @@ from urllib.parse import quote
 import msgspec
 import pybase64
 
-from ..checks import one_of
+from ..checks import FieldRule, one_of
 from ..errors import (
     BadResponseError,
     ContentPolicyError,
@@ -215,7 +215,7 @@ EDIT_SPEC = ApiSpec(
     api="bria.edit",
     endpoint=EDIT,
     title="Bria edits",
-    fields={"action": one_of(*ACTIONS)},
+    fields={"action": FieldRule(one_of(*ACTIONS))},
     max_inputs=1,
     takes_mask=True,
     tasks=True,

@@ -54,7 +54,7 @@ from urllib.parse import quote
 
 import pybase64
 
-from ..checks import describe, is_int
+from ..checks import FieldRule, describe, is_int
 from ..errors import (
     BadResponseError,
     ContentPolicyError,
@@ -366,7 +366,7 @@ SPEC = ApiSpec(
     title="Midjourney",
     manifest_name="midjourney",
     claims_model=claims_model,
-    fields={"upscale": upscale_positions},
+    fields={"upscale": FieldRule(upscale_positions, csv_list="int")},
     max_inputs=5,  # docs/protocols/midjourney.md: base64Array of up to 5 images
     tasks=True,
     request_count=request_count,

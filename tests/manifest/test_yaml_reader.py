@@ -1,34 +1,17 @@
-"""Manifests: every problem reported at once with line and field; good files become jobs."""
+"""YAML manifests: every problem reported at once with line and field; good files become jobs."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from support import manifest_problems, problem_places, write_text
 
-from batch_gen.errors import ManifestError, Problem
+from batch_gen.errors import ManifestError
 from batch_gen.keys import derive_id, job_key
 from batch_gen.manifest import DEFAULT_MODEL, load_manifest
 from batch_gen.models import RunDefaults
 from batch_gen.routing import OPENAI_GENERATIONS
-
-
-def write(tmp_path: Path, text: str, name: str = "jobs.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def problems(path: Path) -> tuple[Problem, ...]:
-    with pytest.raises(ManifestError) as caught:
-        load_manifest(path)
-    return caught.value.problems
-
-
-def located(path: Path) -> list[tuple[int | None, str | None]]:
-    return [(problem.line, problem.field) for problem in problems(path)]
-
 
 BAD_YAML = [
     pytest.param(
@@ -319,7 +302,7 @@ def test_bad_yaml(
     tmp_path: Path, text: str, expected: list[tuple[int | None, str | None]], fragment: str
 ) -> None:
     """Each kind of mistake is reported at its line and field, with a helpful message."""
-    found = problems(write(tmp_path, text))
+    found = manifest_problems(write_text(tmp_path, text))
     assert [(problem.line, problem.field) for problem in found] == expected
     assert fragment in found[0].message
     assert all(problem.file == str(tmp_path / "jobs.yaml") for problem in found)
@@ -327,7 +310,7 @@ def test_bad_yaml(
 
 def test_every_problem_at_once(tmp_path: Path) -> None:
     """Four different problems give four problems, in file order, in one error."""
-    path = write(
+    path = write_text(
         tmp_path,
         """
         jobs:
@@ -340,14 +323,14 @@ def test_every_problem_at_once(tmp_path: Path) -> None:
           modle: x
         """,
     )
-    assert located(path) == [(2, "id"), (5, "n"), (6, "prompt"), (8, "defaults.modle")]
+    assert problem_places(path) == [(2, "id"), (5, "n"), (6, "prompt"), (8, "defaults.modle")]
     with pytest.raises(ManifestError, match="4 problems in the manifest"):
         load_manifest(path)
 
 
 def test_good_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Defaults merge under job fields, params pass through, ids derive, n defaults to 1."""
-    write(
+    write_text(
         tmp_path,
         """
         version: 1
@@ -423,13 +406,13 @@ def test_good_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_good_filename_templates(tmp_path: Path, template: str) -> None:
     """Templates made of literal text and known placeholders are accepted as written."""
-    path = write(tmp_path, f'output: {{filename: "{template}"}}\njobs: [{{prompt: a}}]\n')
+    path = write_text(tmp_path, f'output: {{filename: "{template}"}}\njobs: [{{prompt: a}}]\n')
     assert load_manifest(path).output.filename == template
 
 
 def test_minimal_yaml_defaults(tmp_path: Path) -> None:
     """Without output or run sections: output/<stem>, the default file name, no run values."""
-    manifest = load_manifest(write(tmp_path, "jobs:\n  - prompt: a\n", name="icons.YAML"))
+    manifest = load_manifest(write_text(tmp_path, "jobs:\n  - prompt: a\n", name="icons.YAML"))
     assert manifest.output.dir == Path("output/icons")
     assert manifest.output.filename == "{id}.{ext}"
     assert manifest.run == RunDefaults()
@@ -438,46 +421,13 @@ def test_minimal_yaml_defaults(tmp_path: Path) -> None:
 
 def test_output_dir_as_written(tmp_path: Path) -> None:
     """output.dir is kept as written: relative to the working directory, like make."""
-    path = write(tmp_path, "output: {dir: build/art}\njobs: [{prompt: a}]\n")
+    path = write_text(tmp_path, "output: {dir: build/art}\njobs: [{prompt: a}]\n")
     assert load_manifest(path).output.dir == Path("build/art")
-
-
-def test_key_is_stable_across_spelling(tmp_path: Path) -> None:
-    """Writing n: 1, reordering fields, or moving a field into defaults keeps the key."""
-    plain = write(tmp_path, "jobs:\n  - prompt: a\n    size: 1x1\n", name="a.yaml")
-    spelled = write(tmp_path, "jobs:\n  - {n: 1, size: 1x1, prompt: a}\n", name="b.yaml")
-    moved = write(tmp_path, "defaults: {size: 1x1}\njobs:\n  - prompt: a\n", name="c.yaml")
-    keys = {load_manifest(path).jobs[0].key for path in (plain, spelled, moved)}
-    assert len(keys) == 1
-
-
-def test_key_depends_on_provider(tmp_path: Path) -> None:
-    """The provider is part of every key."""
-    path = write(tmp_path, "jobs:\n  - prompt: a\n")
-    assert load_manifest(path).jobs[0].key != load_manifest(path, provider="other").jobs[0].key
-
-
-def test_level_decides_between_fields_and_params(tmp_path: Path) -> None:
-    """A job's own field or param wins over the defaults, whichever way each is written."""
-    path = write(
-        tmp_path,
-        """
-        defaults:
-          size: 1x1
-          params: {background: opaque}
-        jobs:
-          - prompt: a
-            background: transparent
-            params: {size: 2x2}
-        """,
-    )
-    request = load_manifest(path).jobs[0].request
-    assert (request["size"], request["background"]) == ("2x2", "transparent")
 
 
 def test_yaml_merge_keys(tmp_path: Path) -> None:
     """YAML anchors and merge keys work; the job's own keys win over merged ones."""
-    path = write(
+    path = write_text(
         tmp_path,
         """
         defaults: &common {size: 1x1, n: 2}
@@ -492,7 +442,7 @@ def test_yaml_merge_keys(tmp_path: Path) -> None:
 
 def test_null_sections_are_empty(tmp_path: Path) -> None:
     """A section with every key commented out (null) counts as empty, not as an error."""
-    path = write(tmp_path, "defaults:\noutput:\nrun:\njobs:\n  - prompt: a\n    params:\n")
+    path = write_text(tmp_path, "defaults:\noutput:\nrun:\njobs:\n  - prompt: a\n    params:\n")
     assert load_manifest(path).jobs[0].request == {"model": DEFAULT_MODEL, "n": 1}
 
 
@@ -501,27 +451,8 @@ def test_alias_bomb_is_a_problem(tmp_path: Path) -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
     lines += ["jobs:", "  - prompt: a", "    params: {p: *a8}"]
-    found = problems(write(tmp_path, "\n".join(lines) + "\n"))
+    found = manifest_problems(write_text(tmp_path, "\n".join(lines) + "\n"))
     assert any(problem.field == "params.p" and "too many" in problem.message for problem in found)
-
-
-@pytest.mark.parametrize(
-    ("name", "content", "fragment"),
-    [
-        ("missing.yaml", None, "cannot read the manifest"),
-        ("jobs.json", b"{}", "unsupported manifest type '.json'"),
-        ("jobs.yaml", b"jobs:\n  - prompt: \xff\n", "not valid UTF-8"),
-    ],
-)
-def test_unreadable_manifest(
-    tmp_path: Path, name: str, content: bytes | None, fragment: str
-) -> None:
-    """A missing, foreign or undecodable file is one ManifestError problem, not a crash."""
-    path = tmp_path / name
-    if content is not None:
-        path.write_bytes(content)
-    (problem,) = problems(path)
-    assert fragment in problem.message
 
 
 def test_yaml_bom_tolerated(tmp_path: Path) -> None:
@@ -529,111 +460,3 @@ def test_yaml_bom_tolerated(tmp_path: Path) -> None:
     path = tmp_path / "jobs.yaml"
     path.write_bytes(b"\xef\xbb\xbfjobs:\n  - prompt: a\n")
     assert load_manifest(path).jobs[0].prompt == "a"
-
-
-# --- CSV ---------------------------------------------------------------------------------
-
-
-def write_csv(tmp_path: Path, text: str, name: str = "jobs.csv") -> Path:
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))  # bytes: keep line endings exactly as written
-    return path
-
-
-def test_good_csv(tmp_path: Path) -> None:
-    """CSV rows become jobs: ints parsed, params.* columns passed through, empty cells unset."""
-    path = write_csv(
-        tmp_path,
-        "id,prompt,size,n,output_compression,params.background,params.seed\n"
-        "boat,A paper boat,1024x1024,2,80,transparent,42\n"
-        ',"A teapot, glass",,,,,\n'
-        ",,,,,,\n"
-        "\n"
-        "7, spaced ,,,,,\n",
-    )
-    manifest = load_manifest(path)
-    boat, teapot, seven = manifest.jobs
-    assert boat.request == {
-        "model": DEFAULT_MODEL,
-        "n": 2,
-        "size": "1024x1024",
-        "output_compression": 80,
-        "background": "transparent",
-        "seed": "42",
-    }
-    assert (boat.id, boat.index, boat.line) == ("boat", 1, 2)
-    assert (teapot.id, teapot.prompt, teapot.line) == (
-        derive_id("A teapot, glass"),
-        "A teapot, glass",
-        3,
-    )
-    assert teapot.request == {"model": DEFAULT_MODEL, "n": 1}
-    assert (seven.id, seven.index, seven.line, seven.prompt) == ("7", 3, 6, " spaced ")
-    assert manifest.output.dir == Path("output/jobs")
-    assert manifest.run == RunDefaults()
-
-
-def test_csv_lines_after_multiline_cell(tmp_path: Path) -> None:
-    """Problems name the physical line a row starts on, even after a quoted multi-line cell."""
-    path = write_csv(
-        tmp_path,
-        "id,prompt,n,output_format\r\n"
-        'a,"line one\r\nline two\r\nline three",two,png\r\n'
-        "b,fine,0,jpg\r\n"
-        "../c,fine,,\r\n"
-        "d,,,\r\n"
-        "b,again,,\r\n",
-    )
-    assert located(path) == [
-        (2, "n"),
-        (5, "n"),
-        (5, "output_format"),
-        (6, "id"),
-        (7, "prompt"),
-        (8, "id"),
-    ]
-
-
-def test_csv_missing_prompt_column(tmp_path: Path) -> None:
-    """A CSV without a prompt column is one problem at line 1, not one per row."""
-    assert located(write_csv(tmp_path, "id,size\na,1x1\nb,1x1\n")) == [(1, "prompt")]
-
-
-def test_csv_unknown_column(tmp_path: Path) -> None:
-    """Unknown columns are reported at line 1 with a suggestion; rows are still checked."""
-    found = problems(write_csv(tmp_path, "prompt,sise,n\na,1x1,x\n"))
-    assert [(problem.line, problem.field) for problem in found] == [(1, "sise"), (2, "n")]
-    assert "did you mean 'size'?" in found[0].message
-
-
-def test_csv_params_column_is_explained(tmp_path: Path) -> None:
-    """An unknown column with no close match points at params.<name> columns."""
-    (problem,) = problems(write_csv(tmp_path, "prompt,seed\na,1\n"))
-    assert "params.<name>" in problem.message
-
-
-def test_csv_bom_tolerated(tmp_path: Path) -> None:
-    """A spreadsheet's byte-order mark does not hide the first column's name."""
-    path = tmp_path / "jobs.csv"
-    path.write_bytes(b"\xef\xbb\xbfid,prompt\nboat,a\n")
-    assert load_manifest(path).jobs[0].id == "boat"
-
-
-def test_csv_unclosed_quote(tmp_path: Path) -> None:
-    """An unclosed quote is a problem at the row where it starts, not a swallowed file."""
-    found = problems(write_csv(tmp_path, 'id,prompt\na,fine\nb,"open\nc,d\n'))
-    assert [(problem.line, problem.field) for problem in found] == [(3, None)]
-    assert "check its quotes" in found[0].message
-
-
-def test_csv_row_shape(tmp_path: Path) -> None:
-    """Extra cells and values under an unnamed column are reported; short rows are fine."""
-    path = write_csv(tmp_path, "prompt,size,\na\nb,1x1,x\nc,1x1,,extra\n")
-    assert located(path) == [(3, None), (4, None)]
-
-
-def test_csv_empty_file(tmp_path: Path) -> None:
-    """An empty CSV needs a header row."""
-    (problem,) = problems(write_csv(tmp_path, ""))
-    assert (problem.line, problem.field) == (1, None)
-    assert "header" in problem.message

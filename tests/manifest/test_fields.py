@@ -9,6 +9,13 @@ from PIL import Image
 
 from batch_gen.errors import ManifestError
 from batch_gen.manifest import load_manifest
+from batch_gen.manifest.fields import (
+    API_FIELDS,
+    CSV_COLUMNS,
+    DEFAULTS_KEYS,
+    JOB_KEYS,
+    UNKEYED_FIELDS,
+)
 
 
 @pytest.fixture
@@ -112,3 +119,17 @@ def test_csv_lists(folder: Path) -> None:
         ("openai.edits", 2, 1),
         ("midjourney", 0, 3),
     ]
+
+
+def test_api_fields_are_allowed_everywhere_and_kept_out_of_the_key(folder: Path) -> None:
+    """Every API-specific field is a key in the defaults and jobs and a CSV column; those
+    not keyed as written never reach a job's request."""
+    for name in API_FIELDS:
+        assert name in DEFAULTS_KEYS
+        assert name in JOB_KEYS
+        assert name in CSV_COLUMNS
+    path = folder / "m.yaml"
+    path.write_text("jobs:\n  - {id: a, prompt: p, api: openai-edits, image: a.png}\n")
+    (job,) = load_manifest(path).jobs
+    assert {"api", "image", "mask"} == UNKEYED_FIELDS
+    assert not UNKEYED_FIELDS & set(job.request)

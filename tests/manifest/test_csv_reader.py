@@ -1,0 +1,116 @@
+"""CSV manifests: a header row, one job per row, problems on each row's physical line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support import manifest_problems, problem_places
+
+from batch_gen.keys import derive_id
+from batch_gen.manifest import DEFAULT_MODEL, load_manifest
+from batch_gen.models import RunDefaults
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "jobs.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))  # bytes: keep line endings exactly as written
+    return path
+
+
+def test_good_csv(tmp_path: Path) -> None:
+    """CSV rows become jobs: ints parsed, params.* columns passed through, empty cells unset."""
+    path = write_csv(
+        tmp_path,
+        "id,prompt,size,n,output_compression,params.background,params.seed\n"
+        "boat,A paper boat,1024x1024,2,80,transparent,42\n"
+        ',"A teapot, glass",,,,,\n'
+        ",,,,,,\n"
+        "\n"
+        "7, spaced ,,,,,\n",
+    )
+    manifest = load_manifest(path)
+    boat, teapot, seven = manifest.jobs
+    assert boat.request == {
+        "model": DEFAULT_MODEL,
+        "n": 2,
+        "size": "1024x1024",
+        "output_compression": 80,
+        "background": "transparent",
+        "seed": "42",
+    }
+    assert (boat.id, boat.index, boat.line) == ("boat", 1, 2)
+    assert (teapot.id, teapot.prompt, teapot.line) == (
+        derive_id("A teapot, glass"),
+        "A teapot, glass",
+        3,
+    )
+    assert teapot.request == {"model": DEFAULT_MODEL, "n": 1}
+    assert (seven.id, seven.index, seven.line, seven.prompt) == ("7", 3, 6, " spaced ")
+    assert manifest.output.dir == Path("output/jobs")
+    assert manifest.run == RunDefaults()
+
+
+def test_csv_lines_after_multiline_cell(tmp_path: Path) -> None:
+    """Problems name the physical line a row starts on, even after a quoted multi-line cell."""
+    path = write_csv(
+        tmp_path,
+        "id,prompt,n,output_format\r\n"
+        'a,"line one\r\nline two\r\nline three",two,png\r\n'
+        "b,fine,0,jpg\r\n"
+        "../c,fine,,\r\n"
+        "d,,,\r\n"
+        "b,again,,\r\n",
+    )
+    assert problem_places(path) == [
+        (2, "n"),
+        (5, "n"),
+        (5, "output_format"),
+        (6, "id"),
+        (7, "prompt"),
+        (8, "id"),
+    ]
+
+
+def test_csv_missing_prompt_column(tmp_path: Path) -> None:
+    """A CSV without a prompt column is one problem at line 1, not one per row."""
+    assert problem_places(write_csv(tmp_path, "id,size\na,1x1\nb,1x1\n")) == [(1, "prompt")]
+
+
+def test_csv_unknown_column(tmp_path: Path) -> None:
+    """Unknown columns are reported at line 1 with a suggestion; rows are still checked."""
+    found = manifest_problems(write_csv(tmp_path, "prompt,sise,n\na,1x1,x\n"))
+    assert [(problem.line, problem.field) for problem in found] == [(1, "sise"), (2, "n")]
+    assert "did you mean 'size'?" in found[0].message
+
+
+def test_csv_params_column_is_explained(tmp_path: Path) -> None:
+    """An unknown column with no close match points at params.<name> columns."""
+    (problem,) = manifest_problems(write_csv(tmp_path, "prompt,seed\na,1\n"))
+    assert "params.<name>" in problem.message
+
+
+def test_csv_bom_tolerated(tmp_path: Path) -> None:
+    """A spreadsheet's byte-order mark does not hide the first column's name."""
+    path = tmp_path / "jobs.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,prompt\nboat,a\n")
+    assert load_manifest(path).jobs[0].id == "boat"
+
+
+def test_csv_unclosed_quote(tmp_path: Path) -> None:
+    """An unclosed quote is a problem at the row where it starts, not a swallowed file."""
+    found = manifest_problems(write_csv(tmp_path, 'id,prompt\na,fine\nb,"open\nc,d\n'))
+    assert [(problem.line, problem.field) for problem in found] == [(3, None)]
+    assert "check its quotes" in found[0].message
+
+
+def test_csv_row_shape(tmp_path: Path) -> None:
+    """Extra cells and values under an unnamed column are reported; short rows are fine."""
+    path = write_csv(tmp_path, "prompt,size,\na\nb,1x1,x\nc,1x1,,extra\n")
+    assert problem_places(path) == [(3, None), (4, None)]
+
+
+def test_csv_empty_file(tmp_path: Path) -> None:
+    """An empty CSV needs a header row."""
+    (problem,) = manifest_problems(write_csv(tmp_path, ""))
+    assert (problem.line, problem.field) == (1, None)
+    assert "header" in problem.message
