@@ -168,11 +168,20 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     import asyncio
 
+    from .endpoints import open_endpoint
     from .progress import choose_progress
+    from .report import RunSummary
     from .runner import run_batch
 
     progress = choose_progress(enabled=not args.no_progress)
-    summary = asyncio.run(run_batch(manifest, options, progress=progress, handle_signals=True))
+
+    async def run() -> RunSummary:
+        async with open_endpoint(options) as endpoint:
+            return await run_batch(
+                manifest, options, endpoint=endpoint, progress=progress, handle_signals=True
+            )
+
+    summary = asyncio.run(run())
     print(format_summary(summary))
     if options.report_path is not None:
         options.report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,9 @@ def route_problems(
     for name, takers in API_FIELDS.items():
         if request.get(name) and route not in takers:
             names = " or ".join(spec.title for spec in takers)
-            problems.append((name, f"only {names} jobs take {name!r} (this job goes to {route.api})"))
+            problems.append(
+                (name, f"only {names} jobs take {name!r} (this job goes to {route.api})")
+            )
     has_mask = bool(request.get("mask"))
     if has_mask and not images:
         problems.append(("mask", "a mask needs an input image"))

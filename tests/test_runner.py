@@ -15,6 +15,7 @@ from support import PNG
 from batch_gen.config import RunOptions
 from batch_gen.manifest import load_manifest
 from batch_gen.models import JobStatus
+from batch_gen.providers.base import Endpoint
 from batch_gen.report import RunSummary
 from batch_gen.retry import RetryPolicy
 from batch_gen.runner import run_batch
@@ -46,7 +47,8 @@ async def _run(manifest_path: Path, base_url: str, **options: Any) -> RunSummary
         "retry": RetryPolicy(max_attempts=5, base_delay=0.01),
     }
     settings.update(options)
-    return await run_batch(manifest, RunOptions(**settings))
+    endpoint = Endpoint(str(settings["base_url"]), str(settings["api_key"]))
+    return await run_batch(manifest, RunOptions(**settings), endpoint=endpoint)
 
 
 async def test_a_429_with_retry_after_pauses_the_whole_pool(

@@ -23,9 +23,10 @@ from batch_gen.checks import (
 )
 
 from .document import Request, Setting
-from .problems import Report, did_you_mean
+from .problems import Report
 
 MAX_N = 10  # the most images one request may ask for (the OpenAI images API's limit)
+
 
 def _paths(value: Any) -> str | None:
     files = [value] if isinstance(value, str) else value

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from batch_gen.files.formats import sniff_format
 from batch_gen.inputs import content_sha256
 from batch_gen.models import InputFile
-from batch_gen.files.formats import sniff_format
 
 from .document import Setting
 from .problems import Report

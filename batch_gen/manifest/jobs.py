@@ -15,6 +15,7 @@ import msgspec
 
 from batch_gen import keys, routing
 from batch_gen.models import InputFile, Job, Manifest
+from batch_gen.providers.base import ApiSpec
 
 from .document import RawJob, Request, Setting
 from .fields import UNKEYED_FIELDS, check_request
@@ -84,7 +85,7 @@ def with_provider(manifest: Manifest, provider: str) -> Manifest:
 
 def _key(
     provider: str,
-    route: routing.Route,
+    route: ApiSpec,
     prompt: str,
     request: Mapping[str, Any],
     inputs: Sequence[InputFile],

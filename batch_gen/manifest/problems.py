@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from batch_gen.checks import describe, did_you_mean, is_int
 from batch_gen.errors import Problem

@@ -11,6 +11,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from batch_gen.checks import non_empty_string
 from batch_gen.models import RunDefaults
 
 from .document import Document, RawJob, Request, Setting
@@ -21,7 +22,6 @@ from .fields import (
     RUN_CHECKS,
     TOP_KEYS,
     check_request,
-    non_empty_string,
 )
 from .names import filename_complaint
 from .problems import Report, describe, is_int

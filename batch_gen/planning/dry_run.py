@@ -51,7 +51,7 @@ def plan_run(manifest: Manifest, options: RunOptions) -> Preview:
     for item in plan.to_run:
         job = item.job
         missing = max(job.n - _saved_images(item, existing), 0)
-        work.append((job, provider_for(job.api).request_count(job, missing), missing))
+        work.append((job, provider_for(job.api).spec.request_count(job, missing), missing))
     return Preview(plan, records, tuple(work))
 
 

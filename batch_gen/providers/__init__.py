@@ -11,4 +11,12 @@ from __future__ import annotations
 from .base import ApiRequest, ApiSpec, Generation, Provider, ReturnedImage
 from .registry import SPECS, provider_for
 
-__all__ = ["SPECS", "ApiRequest", "ApiSpec", "Generation", "Provider", "ReturnedImage", "provider_for"]
+__all__ = [
+    "SPECS",
+    "ApiRequest",
+    "ApiSpec",
+    "Generation",
+    "Provider",
+    "ReturnedImage",
+    "provider_for",
+]

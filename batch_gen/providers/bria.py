@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -148,7 +147,9 @@ def edit_body(job: Job) -> dict[str, Any]:
     return body
 
 
-def with_images(body: Mapping[str, Any], files: Sequence[InputFile], contents: Sequence[bytes]) -> bytes:
+def with_images(
+    body: Mapping[str, Any], files: Sequence[InputFile], contents: Sequence[bytes]
+) -> bytes:
     """The JSON bytes of an edit body with the image (and mask) as raw base64."""
     document = dict(body)
     for item, data in zip(files, contents, strict=True):
@@ -242,11 +243,11 @@ class BriaTextToImage(Synchronous):
         self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
     ) -> Call:
         del inputs, prepared
-        return Call("POST", request.endpoint, "Bria request", data=msgspec.json.encode(request.body))
+        return Call(
+            "POST", request.endpoint, "Bria request", data=msgspec.json.encode(request.body)
+        )
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Generation:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Generation:
         """Each URL of the answer is one image for the runner to fetch."""
         if answer.status != 200:
             raise bria_error(answer.status, answer.headers, answer.body, secret=secret)
@@ -285,9 +286,7 @@ class BriaEdit:
         payload = with_images(request.body, request.files, inputs)
         return Call("POST", request.endpoint, "Bria request", data=payload)
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Submitted:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Submitted:
         """The ``request_id`` of an accepted edit (202 Accepted)."""
         if not 200 <= answer.status < 300:
             raise bria_error(answer.status, answer.headers, answer.body, secret=secret)

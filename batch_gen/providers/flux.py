@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -54,8 +53,6 @@ import pybase64
 from ..errors import (
     BadResponseError,
     ContentPolicyError,
-    InvalidRequestError,
-    ProviderError,
     QuotaExhaustedError,
     ServerError,
 )
@@ -314,9 +311,7 @@ class Flux:
             body[image_field(model)] = pybase64.b64encode(inputs[0]).decode()
         return Call("POST", request.endpoint, "Flux submit", json=body)
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Submitted:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Submitted:
         return Submitted(submit_task_id(answer, secret=secret))
 
     def poll_call(self, task_id: str) -> Call:

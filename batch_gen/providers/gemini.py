@@ -26,7 +26,6 @@ Answers are HTTP 200 even when nothing was made: see :func:`parse_answer`.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -42,11 +41,11 @@ from ..errors import (
     ModelNotFoundError,
     ProviderError,
 )
+from ..inputs import MIME_TYPES
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
-from ..inputs import MIME_TYPES
-from .sizes import size_config
 from .base import Answer, ApiRequest, ApiSpec, Call, Generation, Poll, ReturnedImage, Synchronous
+from .sizes import size_config
 
 ENDPOINT = "/v1beta/models/{model}:generateContent"
 
@@ -128,6 +127,8 @@ _DROPPED: Final = frozenset(
         "partial_images",
     }
 )
+
+
 def generate_content_body(job: Job) -> dict[str, Any]:
     """The body asking for one image of ``job``, without its input images (pure).
 
@@ -244,9 +245,7 @@ class Gemini(Synchronous):
         # Google's header, not Bearer: CometAPI accepts it on this route.
         return Call("POST", request.endpoint, "Gemini request", data=payload, google_key=True)
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Generation:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Generation:
         if answer.status != 200:
             raise gemini_error(answer.status, answer.headers, answer.body, secret=secret)
         return parse_answer(answer.body, answer.headers.get("x-request-id"))

@@ -436,9 +436,7 @@ class Midjourney:
             "POST", request.endpoint, f"Midjourney U{index}", json=press_upscale(index, prepared)
         )
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Submitted:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Submitted:
         index = upscale_index(request.step)
         what = "Midjourney imagine" if index is None else f"Midjourney U{index}"
         return Submitted(submit_task_id(answer, secret=secret, what=what))

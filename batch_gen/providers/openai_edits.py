@@ -112,7 +112,5 @@ class OpenAIEdits(Synchronous):
         parts = tuple(form_parts(request, inputs))
         return Call("POST", request.endpoint, "image edit request", form=parts)
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Generation:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Generation:
         return read_generation(answer, secret=secret)

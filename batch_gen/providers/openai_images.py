@@ -8,8 +8,7 @@ qwen-image refuses ``n > 1``, so such a job becomes n single requests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -125,9 +124,7 @@ class OpenAIImages(Synchronous):
         del inputs, prepared  # no input files on this route, nothing prepared
         return Call("POST", request.endpoint, "image request", json=request.body)
 
-    def read_answer(
-        self, answer: Answer, request: ApiRequest, *, secret: str | None
-    ) -> Generation:
+    def read_answer(self, answer: Answer, request: ApiRequest, *, secret: str | None) -> Generation:
         return read_generation(answer, secret=secret)
 
 

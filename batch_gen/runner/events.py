@@ -137,6 +137,10 @@ class Events:
     def __init__(self, *listeners: Listener) -> None:
         self._listeners = list(listeners)
 
+    def add(self, listener: Listener) -> None:
+        """Hand later events to ``listener`` too."""
+        self._listeners.append(listener)
+
     def emit(self, event: Event) -> None:
         for listener in self._listeners:
             listener(event)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,9 +28,9 @@ from ..errors import (
     RateLimitError,
     TaskTimeoutError,
 )
-from ..models import ImageRecord, Job, JobRecord
 from ..files.atomic import recover_image
 from ..files.naming import resolve_inside
+from ..models import ImageRecord, Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
 from ..providers import provider_for
 from ..providers.base import Answer, Call, Endpoint, Generation
@@ -72,7 +72,8 @@ class RunContext:
     admission: Admission
     events: Events
     files: ThreadPoolExecutor
-    spawn: Callable[[Coroutine[Any, Any, None]], None]  # a task beside the workers
+    # Runs a job's finishing beside the workers; waits while too many are waiting.
+    spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
 
     @property
     def root(self) -> Path:
@@ -108,6 +109,7 @@ class JobRun:
         self.provenance = Provenance()
         self.unplaced: list[StagedImage] = []
         self.secret: str | None = run.endpoint.api_key
+        self.template = run.options.filename
         self._in_flight = 0  # calls sent and not yet answered
         self._first_poll: float | None = None  # of the current try, for the task deadline
 
@@ -135,7 +137,7 @@ class JobRun:
             # A full disk or an unwritable folder fails every job alike: stop the run.
             self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
         else:
-            self.run.spawn(self._succeed())
+            await self.run.spawn(self._succeed())
 
     async def _fill(self) -> None:
         """Request images until the job has all of them recorded."""
@@ -155,7 +157,12 @@ class JobRun:
                     generation = await self._request(provider, request)
                     wanted = generation.images[:missing]
                     staged = await self.run.in_thread(
-                        stage_inline, self.run.root, self.run.options.filename, self.job, first, wanted
+                        stage_inline,
+                        self.run.root,
+                        self.run.options.filename,
+                        self.job,
+                        first,
+                        wanted,
                     )
             self._answered(generation)
             for offset, returned in enumerate(wanted):
@@ -165,7 +172,7 @@ class JobRun:
                     staged[offset] = await self.run.in_thread(
                         stage,
                         self.run.root,
-                        self.run.options.filename,
+                        self.template,
                         self.job,
                         first + offset,
                         data,

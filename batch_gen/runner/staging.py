@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadResponseError
-from ..models import ImageRecord, Job, JobRecord
 from ..files.atomic import commit_partial, sha256_hex, write_partial
 from ..files.formats import extension_for, image_size, sniff_format
 from ..files.naming import render_filename, resolve_inside
 from ..files.sidecar import write_metadata
+from ..models import ImageRecord, Job, JobRecord
 from ..providers.base import Generation, ReturnedImage, inline_bytes
 from ..usage import add_usage
 

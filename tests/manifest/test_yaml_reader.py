@@ -11,7 +11,7 @@ from batch_gen.errors import ManifestError
 from batch_gen.keys import derive_id, job_key
 from batch_gen.manifest import DEFAULT_MODEL, load_manifest
 from batch_gen.models import RunDefaults
-from batch_gen.routing import OPENAI_GENERATIONS
+from batch_gen.providers.openai_images import SPEC as OPENAI_GENERATIONS
 
 BAD_YAML = [
     pytest.param(

@@ -1,0 +1,273 @@
+"""The composition root of a run: lock the output folder, plan, wire the event listeners,
+and run the jobs on a pool of workers in one TaskGroup.
+
+For each job a worker does: ask the budget → run the job (:mod:`.job`) → next job. A job
+that succeeded is finished (files renamed into place, sidecar written, success recorded)
+beside the workers, so a worker goes on to its next request at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from ..config import RunOptions
+from ..files.atomic import ExistingFiles, recover_image, remove_stale_partials
+from ..models import JobStatus, Manifest
+from ..planning.dry_run import files_present
+from ..planning.plan import Plan, PlannedJob, make_plan
+from ..planning.preflight import preflight
+from ..progress import NullProgress, Progress
+from ..providers.base import Endpoint
+from ..report import RunSummary
+from ..state.jobindex import write_job_index
+from ..state.journal import StateStore
+from ..state.runinfo import write_run_info
+from .books import ProgressBook, StateBook, SummaryBook
+from .budget import RunPricing
+from .events import Event, Events, Finished, Skipped
+from .gate import Admission, Stopping, signals
+from .job import JobRun, RunContext
+
+# Decoding, hashing and writing images, and writing sidecars, run on these threads so that
+# the event loop keeps reading answers meanwhile (file system calls and hashlib release the
+# GIL). Two: more only contend for the GIL (measured: README, "Performance").
+FILE_THREADS = 2
+# Answers are ~1 MB of base64. With aiohttp's 64 KiB default the reader pauses and resumes
+# the socket a dozen times per answer (an epoll_ctl pair each).
+READ_BUFFER = 4 * 1024 * 1024
+
+
+async def run_batch(
+    manifest: Manifest,
+    options: RunOptions,
+    *,
+    endpoint: Endpoint,
+    progress: Progress | None = None,
+    handle_signals: bool = False,
+) -> RunSummary:
+    """Run every job of ``manifest`` that needs running, against ``endpoint``; return what
+    happened.
+
+    Takes the output folder's lock for the whole run (raises OutputLockedError if another
+    run holds it) and records each job's state as it changes. Raises ConfigurationError
+    subclasses (and ManifestError for unknown models) before sending anything if the run
+    cannot start. Fatal provider errors, interrupts and job failures do not raise: they are
+    in the summary (see :meth:`RunSummary.exit_status`). With ``handle_signals``, SIGINT
+    and SIGTERM stop the run gracefully (a second signal cancels in-flight requests).
+    """
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    with StateStore.open(options.output_dir) as store:
+        write_run_info(
+            options.output_dir,
+            {
+                "provider": options.provider,
+                "manifest": str(manifest.path),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "pid": os.getpid(),
+            },
+        )
+        write_job_index(
+            options.output_dir,
+            manifest_sha256=manifest.sha256,
+            provider=options.provider,
+            jobs=manifest.jobs,
+        )
+        run = _Run(manifest, options, store, progress or NullProgress())
+        with signals(run.stopping, enabled=handle_signals):
+            await run.execute(endpoint)
+        return run.summary
+
+
+class _Run:
+    """One run's parts, created inside the running event loop."""
+
+    def __init__(
+        self, manifest: Manifest, options: RunOptions, store: StateStore, progress: Progress
+    ) -> None:
+        self.manifest = manifest
+        self.options = options
+        self.store = store
+        self.progress = progress
+        self.summary = RunSummary(total=len(manifest.jobs), output_dir=str(options.output_dir))
+        self.stopping = Stopping(grace=options.grace)
+        self.admission = Admission(self.stopping, concurrency=options.concurrency, rpm=options.rpm)
+        self.events = Events(
+            SummaryBook(self.summary), ProgressBook(progress), StateBook(store), self._on_event
+        )
+        self.pricing: RunPricing | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._finishing = asyncio.Semaphore(4 * options.concurrency)
+        self.stopping.on_cancel(self._cancel_workers)
+
+    async def execute(self, endpoint: Endpoint) -> None:
+        started = time.monotonic()
+        plan = self._plan()
+        for item in plan.skipped:
+            self.events.emit(Skipped(item, self.store.get(item.job.id)))
+        self.progress.start(len(plan.to_run))
+        files = ThreadPoolExecutor(max_workers=FILE_THREADS, thread_name_prefix="files")
+        try:
+            if plan.to_run:
+                await self._prepare_pricing(plan)
+                async with _session(self.options) as session:
+                    await self._work(plan, session, endpoint, files)
+        finally:
+            files.shutdown(wait=True)  # let writes already begun finish
+            self.progress.close()
+            self.summary.wall_seconds = time.monotonic() - started
+            self.summary.interrupted = self.stopping.interrupts > 0
+            self.summary.aborted = self.stopping.aborted
+
+    def _plan(self) -> Plan:
+        records = self.store.records()
+        existing = ExistingFiles(self.options.output_dir)
+        plan = make_plan(
+            self.manifest.jobs,
+            records,
+            files_present=lambda record: files_present(existing, record),
+            only=self.options.only,
+            force=self.options.force,
+            retry_failed=self.options.retry_failed,
+        )
+        # Finish any image that was saved and recorded just before a crash, then sweep the
+        # temp files nobody recorded (order matters: see files/atomic.py). Only a job that
+        # was running can have one: success is recorded after every rename.
+        for record in records.values():
+            if record.status is not JobStatus.RUNNING:
+                continue
+            for image in record.images:
+                with contextlib.suppress(OSError):
+                    recover_image(self.options.output_dir, image)
+        remove_stale_partials(self.options.output_dir)
+        return plan
+
+    async def _prepare_pricing(self, plan: Plan) -> None:
+        """The preflight: the model catalog, unknown models refused, ``--max-cost`` set up.
+        Nothing has been sent yet."""
+        options = self.options
+        if not options.check_models and options.max_cost is None:
+            return
+        checked = await preflight(
+            self.manifest,
+            options,
+            to_run=[item.job for item in plan.to_run],
+            records=self.store.records(),
+            check_models=options.check_models,
+            need_prices=options.max_cost is not None,
+        )
+        for note in checked.notes:
+            self.note(note)
+        self.pricing = RunPricing(
+            self.summary,
+            catalog=checked.catalog,
+            history=checked.history,
+            max_cost=options.max_cost,
+        )
+        self.events.add(self.pricing)
+
+    def note(self, message: str) -> None:
+        """Tell the user something about the run now, and again in the summary."""
+        print(f"batch_gen: {message}", file=sys.stderr, flush=True)
+        self.summary.notes.append(message)
+
+    def _on_event(self, event: Event) -> None:
+        """``--fail-fast``: the first failed job stops dispatching."""
+        if isinstance(event, Finished) and event.error is not None and self.options.fail_fast:
+            self.summary.stopped_early = True
+            self.stopping.stop()
+
+    def _admit(self, item: PlannedJob) -> bool:
+        """Whether the job may start under ``--max-cost``; if not, stop dispatching."""
+        refusal = self.pricing.admit(item) if self.pricing is not None else None
+        if refusal is None:
+            return True
+        if self.summary.budget_stop is None:
+            self.summary.budget_stop = refusal
+            self.stopping.stop()
+        return False
+
+    async def _work(
+        self,
+        plan: Plan,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        files: ThreadPoolExecutor,
+    ) -> None:
+        queue = iter(plan.to_run)  # shared: each job goes to exactly one worker
+
+        async def worker(context: RunContext) -> None:
+            for item in queue:
+                if self.stopping.is_set() or not self._admit(item):
+                    return
+                job = JobRun(context, item, previous=self.store.get(item.job.id))
+                await job.execute()
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                self.progress.tick()
+
+        async with asyncio.TaskGroup() as outer:
+            watchdog = outer.create_task(self.stopping.watchdog())
+            tick = outer.create_task(ticker())
+            try:
+                # Workers cancelled on purpose (second Ctrl-C, grace expired) end quietly:
+                # a TaskGroup does not treat a child's cancellation as an error.
+                async with asyncio.TaskGroup() as group:
+
+                    async def spawn(coroutine: Coroutine[Any, Any, None]) -> None:
+                        try:
+                            await self._finishing.acquire()
+                        except BaseException:
+                            coroutine.close()
+                            raise
+                        self._workers.append(group.create_task(self._finish(coroutine)))
+
+                    context = RunContext(
+                        options=self.options,
+                        endpoint=endpoint,
+                        session=session,
+                        stopping=self.stopping,
+                        admission=self.admission,
+                        events=self.events,
+                        files=files,
+                        spawn=spawn,
+                    )
+                    self._workers.extend(
+                        group.create_task(worker(context)) for _ in range(self.options.concurrency)
+                    )
+            finally:
+                watchdog.cancel()
+                tick.cancel()
+
+    async def _finish(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Finish a job beside the workers; its finishing slot was taken by ``spawn``, which
+        holds a worker back while ``4 x concurrency`` jobs wait to be finished."""
+        try:
+            await coroutine
+        finally:
+            self._finishing.release()
+
+    def _cancel_workers(self) -> None:
+        for task in self._workers:
+            task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _session(options: RunOptions) -> AsyncIterator[aiohttp.ClientSession]:
+    timeout = aiohttp.ClientTimeout(total=options.timeout, sock_connect=options.connect_timeout)
+    connector = aiohttp.TCPConnector(limit=max(100, 2 * options.concurrency))
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=connector, raise_for_status=False, read_bufsize=READ_BUFFER
+    ) as session:
+        yield session
