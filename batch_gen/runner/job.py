@@ -32,10 +32,8 @@ from ..files.atomic import recover_image
 from ..files.naming import resolve_inside
 from ..models import ImageRecord, Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
-from ..providers import provider_for
-from ..providers.base import Answer, Call, Endpoint, Generation
+from ..providers.base import Answer, ApiRequest, Call, Endpoint, Generation, Provider
 from ..providers.download import download_image
-from ..providers.http import exchange
 from . import transitions
 from .events import (
     Abandoned,
@@ -72,6 +70,9 @@ class RunContext:
     admission: Admission
     events: Events
     files: ThreadPoolExecutor
+    # The seams a test may replace: which provider serves an API, and how a call is sent.
+    providers: Callable[[str], Provider]
+    transport: Callable[[Call], Awaitable[Answer]]
     # Runs a job's finishing beside the workers; waits while too many are waiting.
     spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
 
@@ -141,7 +142,7 @@ class JobRun:
 
     async def _fill(self) -> None:
         """Request images until the job has all of them recorded."""
-        provider = provider_for(self.job.api)
+        provider = self.run.providers(self.job.api)
         while (missing := self.job.n - len(self.record.images)) > 0:
             request = provider.requests_for(self.job, missing)[0]
             first = len(self.record.images) + 1
@@ -180,7 +181,7 @@ class JobRun:
                     )
             self._staged([item for item in staged if item is not None])
 
-    async def _request(self, provider: Any, request: Any) -> Generation:
+    async def _request(self, provider: Provider, request: ApiRequest) -> Generation:
         """One try of ``request`` inside a concurrency slot."""
         taken_at = await self.run.admission.slot()
         self._first_poll = None
@@ -293,7 +294,7 @@ class JobRun:
         await self.run.admission.call_slot()
         self._in_flight += 1
         try:
-            return await exchange(self.run.session, self.run.endpoint, call)
+            return await self.run.transport(call)
         finally:
             self._in_flight -= 1
 

@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,9 @@ from ..planning.dry_run import files_present
 from ..planning.plan import Plan, PlannedJob, make_plan
 from ..planning.preflight import preflight
 from ..progress import NullProgress, Progress
-from ..providers.base import Endpoint
+from ..providers import provider_for
+from ..providers.base import Answer, Call, Endpoint, Provider
+from ..providers.http import exchange
 from ..report import RunSummary
 from ..state.jobindex import write_job_index
 from ..state.journal import StateStore
@@ -54,6 +56,8 @@ async def run_batch(
     endpoint: Endpoint,
     progress: Progress | None = None,
     handle_signals: bool = False,
+    providers: Callable[[str], Provider] = provider_for,
+    transport: Callable[[Call], Awaitable[Answer]] | None = None,
 ) -> RunSummary:
     """Run every job of ``manifest`` that needs running, against ``endpoint``; return what
     happened.
@@ -64,6 +68,10 @@ async def run_batch(
     cannot start. Fatal provider errors, interrupts and job failures do not raise: they are
     in the summary (see :meth:`RunSummary.exit_status`). With ``handle_signals``, SIGINT
     and SIGTERM stop the run gracefully (a second signal cancels in-flight requests).
+
+    ``providers`` and ``transport`` are the seams a test replaces (a scripted provider, no
+    HTTP): which provider serves a job's API, and how a call is sent (by default, over
+    HTTP to ``endpoint``).
     """
     options.output_dir.mkdir(parents=True, exist_ok=True)
     with StateStore.open(options.output_dir) as store:
@@ -84,7 +92,7 @@ async def run_batch(
         )
         run = _Run(manifest, options, store, progress or NullProgress())
         with signals(run.stopping, enabled=handle_signals):
-            await run.execute(endpoint)
+            await run.execute(endpoint, providers=providers, transport=transport)
         return run.summary
 
 
@@ -107,9 +115,16 @@ class _Run:
         self.pricing: RunPricing | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._finishing = asyncio.Semaphore(4 * options.concurrency)
+        self._group: asyncio.TaskGroup | None = None
         self.stopping.on_cancel(self._cancel_workers)
 
-    async def execute(self, endpoint: Endpoint) -> None:
+    async def execute(
+        self,
+        endpoint: Endpoint,
+        *,
+        providers: Callable[[str], Provider],
+        transport: Callable[[Call], Awaitable[Answer]] | None,
+    ) -> None:
         started = time.monotonic()
         plan = self._plan()
         for item in plan.skipped:
@@ -120,7 +135,23 @@ class _Run:
             if plan.to_run:
                 await self._prepare_pricing(plan)
                 async with _session(self.options) as session:
-                    await self._work(plan, session, endpoint, files)
+
+                    async def over_http(call: Call) -> Answer:
+                        return await exchange(session, endpoint, call)
+
+                    context = RunContext(
+                        options=self.options,
+                        endpoint=endpoint,
+                        session=session,
+                        stopping=self.stopping,
+                        admission=self.admission,
+                        events=self.events,
+                        files=files,
+                        providers=providers,
+                        transport=transport or over_http,
+                        spawn=self._spawn,
+                    )
+                    await self._work(plan, context)
         finally:
             files.shutdown(wait=True)  # let writes already begun finish
             self.progress.close()
@@ -196,16 +227,10 @@ class _Run:
             self.stopping.stop()
         return False
 
-    async def _work(
-        self,
-        plan: Plan,
-        session: aiohttp.ClientSession,
-        endpoint: Endpoint,
-        files: ThreadPoolExecutor,
-    ) -> None:
+    async def _work(self, plan: Plan, context: RunContext) -> None:
         queue = iter(plan.to_run)  # shared: each job goes to exactly one worker
 
-        async def worker(context: RunContext) -> None:
+        async def worker() -> None:
             for item in queue:
                 if self.stopping.is_set() or not self._admit(item):
                     return
@@ -224,31 +249,23 @@ class _Run:
                 # Workers cancelled on purpose (second Ctrl-C, grace expired) end quietly:
                 # a TaskGroup does not treat a child's cancellation as an error.
                 async with asyncio.TaskGroup() as group:
-
-                    async def spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-                        try:
-                            await self._finishing.acquire()
-                        except BaseException:
-                            coroutine.close()
-                            raise
-                        self._workers.append(group.create_task(self._finish(coroutine)))
-
-                    context = RunContext(
-                        options=self.options,
-                        endpoint=endpoint,
-                        session=session,
-                        stopping=self.stopping,
-                        admission=self.admission,
-                        events=self.events,
-                        files=files,
-                        spawn=spawn,
-                    )
+                    self._group = group
                     self._workers.extend(
-                        group.create_task(worker(context)) for _ in range(self.options.concurrency)
+                        group.create_task(worker()) for _ in range(self.options.concurrency)
                     )
             finally:
                 watchdog.cancel()
                 tick.cancel()
+
+    async def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Finish a job beside the workers (see :attr:`RunContext.spawn`)."""
+        try:
+            await self._finishing.acquire()
+        except BaseException:
+            coroutine.close()
+            raise
+        assert self._group is not None
+        self._workers.append(self._group.create_task(self._finish(coroutine)))
 
     async def _finish(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Finish a job beside the workers; its finishing slot was taken by ``spawn``, which
