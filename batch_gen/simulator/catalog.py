@@ -164,10 +164,8 @@ def _openai_records() -> list[ModelRecord]:
     return records
 
 
-def build_catalog() -> tuple[ModelRecord, ...]:
-    """Every model the simulator lists, in a stable order."""
-    records = _openai_records()
-    records += [
+def _gemini_records() -> list[ModelRecord]:
+    return [
         ModelRecord(
             id=model,
             provider="Google",
@@ -180,7 +178,10 @@ def build_catalog() -> tuple[ModelRecord, ...]:
         )
         for model in gemini.MODELS
     ]
-    records += [
+
+
+def _flux_records() -> list[ModelRecord]:
+    return [
         ModelRecord(
             id=model,
             provider="Black Forest Labs",
@@ -193,7 +194,10 @@ def build_catalog() -> tuple[ModelRecord, ...]:
         )
         for model in flux.MODELS
     ]
-    records += [
+
+
+def _midjourney_records() -> list[ModelRecord]:
+    return [
         ModelRecord(
             id=f"mj_{mode}_{action}",
             provider="Midjourney",
@@ -207,19 +211,20 @@ def build_catalog() -> tuple[ModelRecord, ...]:
         for mode in midjourney_tasks.MODES
         for action, price in _MJ_FAST_PRICES.items()
     ]
-    records.append(
-        ModelRecord(
-            id=bria.TEXT_TO_IMAGE_MODEL,
-            provider="Bria",
-            model_type="image",
-            features=("text-to-image",),
-            price=_Price(per_request=_BRIA_PRICE),
-            doc="/api/image/bria/generate-image",
-            endpoints=("bria",),
-            apis=("bria",),
-        )
+
+
+def _bria_records() -> list[ModelRecord]:
+    text_to_image = ModelRecord(
+        id=bria.TEXT_TO_IMAGE_MODEL,
+        provider="Bria",
+        model_type="image",
+        features=("text-to-image",),
+        price=_Price(per_request=_BRIA_PRICE),
+        doc="/api/image/bria/generate-image",
+        endpoints=("bria",),
+        apis=("bria",),
     )
-    records += [
+    return [text_to_image] + [
         ModelRecord(
             id=f"bria-{action.replace('_', '-')}",
             provider="Bria",
@@ -232,29 +237,42 @@ def build_catalog() -> tuple[ModelRecord, ...]:
         )
         for action in bria_edit.ACTIONS
     ]
-    records += [
-        ModelRecord(
-            id="gpt-4o-mini",
-            provider="OpenAI",
-            model_type="text",
-            features=("text-to-text",),
-            price=_Price(0.15, 0.6),
-            doc="/api/text/chat",
-            endpoints=("openai",),
-            apis=(),
-        ),
-        ModelRecord(
-            id="gemini-2.5-flash",
-            provider="Google",
-            model_type="text",
-            features=("text-to-text",),
-            price=_Price(0.3, 2.5),
-            doc="/api/text/chat",
-            endpoints=("openai", "gemini"),
-            apis=(),
-        ),
-    ]
-    return tuple(records)
+
+
+_TEXT_RECORDS: Final = (
+    ModelRecord(
+        id="gpt-4o-mini",
+        provider="OpenAI",
+        model_type="text",
+        features=("text-to-text",),
+        price=_Price(0.15, 0.6),
+        doc="/api/text/chat",
+        endpoints=("openai",),
+        apis=(),
+    ),
+    ModelRecord(
+        id="gemini-2.5-flash",
+        provider="Google",
+        model_type="text",
+        features=("text-to-text",),
+        price=_Price(0.3, 2.5),
+        doc="/api/text/chat",
+        endpoints=("openai", "gemini"),
+        apis=(),
+    ),
+)
+
+
+def build_catalog() -> tuple[ModelRecord, ...]:
+    """Every model the simulator lists, in a stable order."""
+    return (
+        *_openai_records(),
+        *_gemini_records(),
+        *_flux_records(),
+        *_midjourney_records(),
+        *_bria_records(),
+        *_TEXT_RECORDS,
+    )
 
 
 CATALOG: Final[Sequence[ModelRecord]] = build_catalog()
