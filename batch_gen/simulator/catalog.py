@@ -31,8 +31,10 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from batch_gen.simulator import bria, flux, gemini, midjourney, openai_routes
-from batch_gen.simulator.common import Call, api_route, json_response
+from batch_gen.simulator import bria, bria_edit, flux, gemini, midjourney_tasks, openai_plans
+from batch_gen.simulator.errors import json_response
+from batch_gen.simulator.gateway import PUBLIC, Admission, Call, endpoint
+from batch_gen.simulator.routing import Route
 
 _DOC: Final = "https://apidoc.cometapi.com"
 _CREATED: Final = 1_626_777_600
@@ -67,6 +69,9 @@ class ModelRecord:
     doc: str
     endpoints: tuple[str, ...]
     """new-api's ``supported_endpoint_types``."""
+    apis: tuple[str, ...]
+    """The simulator APIs (registry names in :mod:`.apis`) that serve this model; empty
+    for the text models, which no route here serves."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``/api/models`` record."""
@@ -130,12 +135,14 @@ _BRIA_PRICE: Final = 0.04
 
 def _openai_records() -> list[ModelRecord]:
     records = []
-    for model in openai_routes.MODELS:
-        features = ["text-to-image"] if openai_routes.serves_generations(model) else []
+    for model in openai_plans.MODELS:
+        features = ["text-to-image"] if openai_plans.serves_generations(model) else []
         endpoints = ["image-generation"] if features else []
-        if openai_routes.is_edit_model(model):
+        apis = ["openai.generations"] if features else []
+        if openai_plans.is_edit_model(model):
             features.append("image-to-image")
             endpoints.append("image-edit")
+            apis.append("openai.edits")
         provider = next(
             (name for prefix, name in _OPENAI_PROVIDERS.items() if model.startswith(prefix)),
             "OpenAI",
@@ -151,15 +158,14 @@ def _openai_records() -> list[ModelRecord]:
                 price=_OPENAI_PRICES[model],
                 doc=doc,
                 endpoints=tuple(endpoints),
+                apis=tuple(apis),
             )
         )
     return records
 
 
-def build_catalog() -> tuple[ModelRecord, ...]:
-    """Every model the simulator lists, in a stable order."""
-    records = _openai_records()
-    records += [
+def _gemini_records() -> list[ModelRecord]:
+    return [
         ModelRecord(
             id=model,
             provider="Google",
@@ -168,10 +174,14 @@ def build_catalog() -> tuple[ModelRecord, ...]:
             price=_GEMINI_PRICES[model],
             doc="/api/image/gemini/gemini-generates-image",
             endpoints=("gemini",),
+            apis=("gemini",),
         )
         for model in gemini.MODELS
     ]
-    records += [
+
+
+def _flux_records() -> list[ModelRecord]:
+    return [
         ModelRecord(
             id=model,
             provider="Black Forest Labs",
@@ -180,10 +190,14 @@ def build_catalog() -> tuple[ModelRecord, ...]:
             price=_Price(per_request=_FLUX_PRICES[model]),
             doc="/api/image/flux/flux-generate-image",
             endpoints=("flux",),
+            apis=("flux",),
         )
         for model in flux.MODELS
     ]
-    records += [
+
+
+def _midjourney_records() -> list[ModelRecord]:
+    return [
         ModelRecord(
             id=f"mj_{mode}_{action}",
             provider="Midjourney",
@@ -192,22 +206,25 @@ def build_catalog() -> tuple[ModelRecord, ...]:
             price=_Price(per_request=round(price * _MJ_SPEED_FACTORS[mode], 4)),
             doc="/api/image/midjourney/imagine",
             endpoints=("midjourney",),
+            apis=("midjourney",),
         )
-        for mode in midjourney.MODES
+        for mode in midjourney_tasks.MODES
         for action, price in _MJ_FAST_PRICES.items()
     ]
-    records.append(
-        ModelRecord(
-            id=bria.TEXT_TO_IMAGE_MODEL,
-            provider="Bria",
-            model_type="image",
-            features=("text-to-image",),
-            price=_Price(per_request=_BRIA_PRICE),
-            doc="/api/image/bria/generate-image",
-            endpoints=("bria",),
-        )
+
+
+def _bria_records() -> list[ModelRecord]:
+    text_to_image = ModelRecord(
+        id=bria.TEXT_TO_IMAGE_MODEL,
+        provider="Bria",
+        model_type="image",
+        features=("text-to-image",),
+        price=_Price(per_request=_BRIA_PRICE),
+        doc="/api/image/bria/generate-image",
+        endpoints=("bria",),
+        apis=("bria",),
     )
-    records += [
+    return [text_to_image] + [
         ModelRecord(
             id=f"bria-{action.replace('_', '-')}",
             provider="Bria",
@@ -216,37 +233,58 @@ def build_catalog() -> tuple[ModelRecord, ...]:
             price=_Price(per_request=_BRIA_PRICE),
             doc="/api/image/bria/image-editing",
             endpoints=("bria",),
+            apis=("bria.edit",),
         )
-        for action in bria.ACTIONS
+        for action in bria_edit.ACTIONS
     ]
-    records += [
-        ModelRecord(
-            id="gpt-4o-mini",
-            provider="OpenAI",
-            model_type="text",
-            features=("text-to-text",),
-            price=_Price(0.15, 0.6),
-            doc="/api/text/chat",
-            endpoints=("openai",),
-        ),
-        ModelRecord(
-            id="gemini-2.5-flash",
-            provider="Google",
-            model_type="text",
-            features=("text-to-text",),
-            price=_Price(0.3, 2.5),
-            doc="/api/text/chat",
-            endpoints=("openai", "gemini"),
-        ),
-    ]
-    return tuple(records)
+
+
+_TEXT_RECORDS: Final = (
+    ModelRecord(
+        id="gpt-4o-mini",
+        provider="OpenAI",
+        model_type="text",
+        features=("text-to-text",),
+        price=_Price(0.15, 0.6),
+        doc="/api/text/chat",
+        endpoints=("openai",),
+        apis=(),
+    ),
+    ModelRecord(
+        id="gemini-2.5-flash",
+        provider="Google",
+        model_type="text",
+        features=("text-to-text",),
+        price=_Price(0.3, 2.5),
+        doc="/api/text/chat",
+        endpoints=("openai", "gemini"),
+        apis=(),
+    ),
+)
+
+
+def build_catalog() -> tuple[ModelRecord, ...]:
+    """Every model the simulator lists, in a stable order."""
+    return (
+        *_openai_records(),
+        *_gemini_records(),
+        *_flux_records(),
+        *_midjourney_records(),
+        *_bria_records(),
+        *_TEXT_RECORDS,
+    )
 
 
 CATALOG: Final[Sequence[ModelRecord]] = build_catalog()
 """The catalog (immutable, so a module constant holds no state)."""
 
 
-async def _public_models(request: web.Request) -> web.StreamResponse:
+def models_for(api: str) -> tuple[str, ...]:
+    """The catalog ids of the models simulator API *api* serves, in catalog order."""
+    return tuple(record.id for record in CATALOG if api in record.apis)
+
+
+async def _public_models(call: Call) -> web.StreamResponse:
     """``GET /api/models``: the public catalog, no key needed, not counted."""
     data = [record.to_json() for record in CATALOG]
     return json_response(
@@ -254,9 +292,7 @@ async def _public_models(request: web.Request) -> web.StreamResponse:
     )
 
 
-@api_route
 async def _v1_models(call: Call) -> web.StreamResponse:
-    call.authorize()
     data = [
         {
             "id": record.id,
@@ -270,7 +306,8 @@ async def _v1_models(call: Call) -> web.StreamResponse:
     return await call.reply({"object": "list", "success": True, "data": data})
 
 
-def add_routes(app: web.Application) -> None:
-    """Register both catalog routes on *app*."""
-    app.router.add_get("/api/models", _public_models)
-    app.router.add_get("/v1/models", _v1_models)
+ROUTES: Final = (
+    Route("GET", "/api/models", endpoint(PUBLIC, _public_models)),
+    Route("GET", "/v1/models", endpoint(Admission(), _v1_models)),
+)
+"""Both catalog routes (they serve no one client API, so they are not in the registry)."""

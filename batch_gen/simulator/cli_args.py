@@ -62,6 +62,15 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     The destinations are the option names with dashes as underscores; read them back with
     :func:`config_from_namespace`.
     """
+    _add_listening(parser)
+    _add_timing(parser)
+    _add_faults(parser)
+    _add_content(parser)
+    _add_tasks(parser)
+
+
+def _add_listening(parser: argparse.ArgumentParser) -> None:
+    """Where to listen and which key to expect."""
     net = parser.add_argument_group("listening")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     net.add_argument(
@@ -77,6 +86,9 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         help="the API key clients must send (default: accept any non-empty key)",
     )
 
+
+def _add_timing(parser: argparse.ArgumentParser) -> None:
+    """Latency and the rpm window."""
     timing = parser.add_argument_group("latency and limits")
     timing.add_argument(
         "--latency", type=_seconds, default=0.0, metavar="SECONDS", help="delay before answering"
@@ -103,6 +115,9 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         help="sliding window of the rpm limit (default %(default)s): admits N*SECONDS/60",
     )
 
+
+def _add_faults(parser: argparse.ArgumentParser) -> None:
+    """Random fault probabilities and their seed."""
     faults = parser.add_argument_group("fault injection (probabilities per request, 0..1)")
     for option, what in (
         ("--p429", "429 rate_limit_exceeded"),
@@ -133,6 +148,9 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=None, metavar="N", help="seed of the fault/jitter RNG"
     )
 
+
+def _add_content(parser: argparse.ArgumentParser) -> None:
+    """What images look like and which words trigger refusals."""
     content = parser.add_argument_group("content")
     content.add_argument(
         "--trigger-word",
@@ -155,6 +173,9 @@ def add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         "ultra/kontext), capped (default %(default)s)",
     )
 
+
+def _add_tasks(parser: argparse.ArgumentParser) -> None:
+    """Timing and outcomes of the task APIs."""
     tasks = parser.add_argument_group("task APIs (Midjourney, Flux, Bria)")
     for option, default, what in (
         ("--mj-task-seconds", 0.6, "time an MJ task takes in fast mode (turbo /2, relax x2)"),

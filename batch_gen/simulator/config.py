@@ -80,6 +80,37 @@ MJ_SUBMIT_CODES: frozenset[int] = frozenset({1, 4, 21, 22, 23, 24})
 """Submit codes an MJ script may name (midjourney-proxy's ``ReturnCode`` values)."""
 
 
+def _fault_scripts(
+    scripts: Mapping[str, Sequence[str]],
+) -> Mapping[str, tuple[Fault, ...]]:
+    """*scripts* checked and frozen; ValueError names the bad key."""
+    frozen: dict[str, tuple[Fault, ...]] = {}
+    for key, steps in scripts.items():
+        if not key:
+            raise ValueError("script keys must be non-empty")
+        if isinstance(steps, str):
+            raise ValueError(f"script {key!r} must be a sequence of fault names")
+        try:
+            frozen[key] = tuple(Fault(step) for step in steps)
+        except ValueError as exc:
+            choices = ", ".join(f.value for f in Fault)
+            raise ValueError(f"script {key!r}: {exc}; choose from {choices}") from None
+    return MappingProxyType(frozen)
+
+
+def _mj_scripts(scripts: Mapping[str, Sequence[int]]) -> Mapping[str, tuple[int, ...]]:
+    """MJ code *scripts* checked and frozen; ValueError names the bad key."""
+    frozen: dict[str, tuple[int, ...]] = {}
+    for key, codes in scripts.items():
+        if not key:
+            raise ValueError("mj_scripts keys must be non-empty")
+        if isinstance(codes, str | bytes) or any(code not in MJ_SUBMIT_CODES for code in codes):
+            choices = ", ".join(str(code) for code in sorted(MJ_SUBMIT_CODES))
+            raise ValueError(f"mj_scripts {key!r} must be a sequence of codes from {choices}")
+        frozen[key] = tuple(codes)
+    return MappingProxyType(frozen)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimulatorConfig:
     """Every knob of the simulator. Probabilities are per generation request, in [0, 1],
@@ -181,27 +212,8 @@ class SimulatorConfig:
         # and freeze the scripts so the config stays a value.
         object.__setattr__(self, "retry_after", RetryAfterMode(self.retry_after))
         object.__setattr__(self, "image_mode", ImageMode(self.image_mode))
-        scripts: dict[str, tuple[Fault, ...]] = {}
-        for key, steps in self.scripts.items():
-            if not key:
-                raise ValueError("script keys must be non-empty")
-            if isinstance(steps, str):
-                raise ValueError(f"script {key!r} must be a sequence of fault names")
-            try:
-                scripts[key] = tuple(Fault(step) for step in steps)
-            except ValueError as exc:
-                choices = ", ".join(f.value for f in Fault)
-                raise ValueError(f"script {key!r}: {exc}; choose from {choices}") from None
-        object.__setattr__(self, "scripts", MappingProxyType(scripts))
-        mj_scripts: dict[str, tuple[int, ...]] = {}
-        for key, codes in self.mj_scripts.items():
-            if not key:
-                raise ValueError("mj_scripts keys must be non-empty")
-            if isinstance(codes, str | bytes) or any(code not in MJ_SUBMIT_CODES for code in codes):
-                choices = ", ".join(str(code) for code in sorted(MJ_SUBMIT_CODES))
-                raise ValueError(f"mj_scripts {key!r} must be a sequence of codes from {choices}")
-            mj_scripts[key] = tuple(codes)
-        object.__setattr__(self, "mj_scripts", MappingProxyType(mj_scripts))
+        object.__setattr__(self, "scripts", _fault_scripts(self.scripts))
+        object.__setattr__(self, "mj_scripts", _mj_scripts(self.mj_scripts))
 
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")

@@ -23,7 +23,7 @@
   query string is part of the link (a signature): a link cut at ``&`` or ``?`` is a 404.
 
 Billing: every submit that returns an id is billed once (moderation happens on BFL's side
-after the id was issued); polls are counted, never billed.
+after the id was issued); polls are counted, never billed. See ``docs/protocols/flux.md``.
 """
 
 from __future__ import annotations
@@ -39,22 +39,23 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from batch_gen.simulator.common import (
-    NOT_AN_IMAGE,
-    Call,
-    CometError,
-    ErrorStyle,
-    admit_json,
-    api_route,
+from batch_gen.simulator.config import Fault, SimulatorConfig
+from batch_gen.simulator.content import (
     contains_word,
     decode_base64_image,
+    format_label,
     image_header,
     size_for_ratio,
     sniff_image,
 )
-from batch_gen.simulator.config import Fault
+from batch_gen.simulator.errors import flux_invalid, model_not_found
+from batch_gen.simulator.faults import NOT_AN_IMAGE
+from batch_gen.simulator.gateway import PUBLIC, Admission, Body, Call, endpoint
 from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
-from batch_gen.simulator.state import STATE_KEY, TaskStats, TaskStore, UploadStats
+from batch_gen.simulator.routing import Route, SimApi
+from batch_gen.simulator.state import CONFIG_KEY, install_store
+from batch_gen.simulator.stats import TaskStats, UploadStats
+from batch_gen.simulator.tasks import Schedule, TaskStore
 
 
 class _Kind(Enum):
@@ -106,9 +107,9 @@ class FluxTask:
     id: str
     model: str
     prompt: str
-    submitted_at: float
+    schedule: Schedule
+    """Pending for ``flux_task_seconds`` from the submit."""
     submit_wall: float
-    duration: float
     outcome: _Outcome
     width: int
     height: int
@@ -118,21 +119,8 @@ class FluxTask:
     corrupt: bool
     signature: str
 
-    @property
-    def ready_at(self) -> float:
-        """Clock time at which the task leaves Pending."""
-        return self.submitted_at + self.duration
 
-
-class FluxStore(TaskStore[FluxTask]):
-    """The Flux tasks of one app."""
-
-
-FLUX_TASKS: Final = web.AppKey("batch_gen.simulator.flux_tasks", FluxStore)
-
-
-def _invalid(field: str, message: str) -> CometError:
-    return CometError(422, f"{field}: {message}", param=field, code="invalid_value")
+FLUX_TASKS: Final = web.AppKey("batch_gen.simulator.flux_tasks", TaskStore[FluxTask])
 
 
 def _int(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int | None:
@@ -140,9 +128,9 @@ def _int(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int | No
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _invalid(name, "Input should be a valid integer")
+        raise flux_invalid(name, "Input should be a valid integer")
     if not low <= value <= high:
-        raise _invalid(name, f"Input should be between {low} and {high}")
+        raise flux_invalid(name, f"Input should be between {low} and {high}")
     return value
 
 
@@ -151,14 +139,14 @@ def _size(body: Mapping[str, Any], kind: _Kind, model: str, max_side: int) -> tu
         ratio = body.get("aspect_ratio", "16:9" if model.endswith("ultra") else "1:1")
         size = size_for_ratio(ratio, max_side) if isinstance(ratio, str) else None
         if size is None or not _ratio_within(ratio, 21 / 9):
-            raise _invalid("aspect_ratio", "Aspect ratio must be between 21:9 and 9:21")
+            raise flux_invalid("aspect_ratio", "Aspect ratio must be between 21:9 and 9:21")
         return size
     high = 2048 if model.startswith("flux-2") else 1440
     width = _int(body, "width", low=256, high=high) or 1024
     height = _int(body, "height", low=256, high=high) or 768
     for name, value in (("width", width), ("height", height)):
         if value % 32:
-            raise _invalid(name, "Input should be a multiple of 32")
+            raise flux_invalid(name, "Input should be a multiple of 32")
     return width, height
 
 
@@ -175,96 +163,122 @@ def _images(body: Mapping[str, Any], kind: _Kind) -> list[tuple[str, bytes | Non
         value = body.get(name)
         if value in (None, ""):
             if required:
-                raise _invalid(name, "Field required")
+                raise flux_invalid(name, "Field required")
             continue
         if not isinstance(value, str):
-            raise _invalid(name, "Input should be a valid string")
+            raise flux_invalid(name, "Input should be a valid string")
         if value.startswith(("http://", "https://")):
             found.append((name, None))
             continue
         data = decode_base64_image(value)
         if data is None or sniff_image(data) is None or image_header(data) is None:
-            raise _invalid(name, "Invalid image: could not decode base64 image data")
+            raise flux_invalid(name, "Invalid image: could not decode base64 image data")
         found.append((name, data))
     return found
 
 
-@api_route
-async def _submit(call: Call) -> web.StreamResponse:
-    model = call.request.match_info["model"]
-    body = await admit_json(call)
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """A submit's prompt and input images, checked."""
+
+    kind: _Kind
+    prompt: str
+    images: list[tuple[str, bytes | None]]
+    upload: UploadStats | None
+
+
+def _inputs(body: Mapping[str, Any], model: str) -> _Inputs:
+    """The gateway's model check (503), then BFL's checks of the prompt and images (422)."""
     prompt = body.get("prompt")
     kind = MODELS.get(model)
     if kind is None:
-        raise CometError(
-            503,
-            f"No available channel for model {model} under group default",
-            type="comet_api_error",
-            code="model_not_found",
-        )
+        raise model_not_found(model)
     if prompt is None and kind is _Kind.FILL:
         prompt = ""
     if not isinstance(prompt, str) or (not prompt.strip() and kind is not _Kind.FILL):
-        raise _invalid("prompt", "Field required")
+        raise flux_invalid("prompt", "Field required")
     images = _images(body, kind)
     mask = body.get("mask") if kind is _Kind.FILL else None
-    if prompt and (images or mask):
-        call.stats.uploads[prompt] = UploadStats(
+    upload = None
+    if images or mask:
+        upload = UploadStats(
             images=len(images),
             mask=bool(mask),
             parts=tuple(name for name, _ in images),
-            formats=tuple(
-                "url" if data is None else (fmt.value if (fmt := sniff_image(data)) else "unknown")
-                for _, data in images
-            ),
+            formats=tuple(format_label(data) for _, data in images),
         )
+    return _Inputs(kind, prompt, images, upload)
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """What a submit asks to get back."""
+
+    width: int
+    height: int
+    format: ImageFormat
+    seed: int | None
+
+
+def _output(body: Mapping[str, Any], model: str, inputs: _Inputs, *, max_side: int) -> _Output:
+    """BFL's checks of the output fields (422); a fill keeps its image's size."""
     output_format = body.get("output_format", "jpeg")
     if output_format not in ("jpeg", "png"):
-        raise _invalid("output_format", "Input should be 'jpeg' or 'png'")
+        raise flux_invalid("output_format", "Input should be 'jpeg' or 'png'")
     _int(body, "safety_tolerance", low=0, high=6)
     _int(body, "steps", low=1, high=50)
     seed = _int(body, "seed", low=0, high=2**32 - 1)
-    config = call.config
-    if kind is _Kind.FILL and (data := images[0][1]) is not None:
+    if inputs.kind is _Kind.FILL and (data := inputs.images[0][1]) is not None:
         header = image_header(data)
         assert header is not None  # _images checked it
         size = (header[0], header[1])
     else:
-        size = _size(body, kind, model, config.max_image_side)
+        size = _size(body, inputs.kind, model, max_side)
+    return _Output(size[0], size[1], ImageFormat(output_format), seed)
 
-    fault = await call.upstream(prompt, billed=1, style=ErrorStyle.COMET)
-    if call.triggered(prompt):
-        outcome = _Outcome.REQUEST_MODERATED
-    elif contains_word(prompt, config.flux_moderate_word):
-        outcome = _Outcome.CONTENT_MODERATED
-    elif contains_word(prompt, config.flux_error_word):
-        outcome = _Outcome.ERROR
-    else:
-        outcome = _Outcome.READY
+
+def _outcome(prompt: str, config: SimulatorConfig, *, triggered: bool) -> _Outcome:
+    if triggered:
+        return _Outcome.REQUEST_MODERATED
+    if contains_word(prompt, config.flux_moderate_word):
+        return _Outcome.CONTENT_MODERATED
+    if contains_word(prompt, config.flux_error_word):
+        return _Outcome.ERROR
+    return _Outcome.READY
+
+
+async def _submit(call: Call) -> web.StreamResponse:
+    config = call.config
+    model = call.request.match_info["model"]
+    inputs = _inputs(call.json, model)
+    prompt = inputs.prompt
+    if prompt and inputs.upload is not None:
+        call.stats.uploads[prompt] = inputs.upload
+    output = _output(call.json, model, inputs, max_side=config.max_image_side)
+    fault = await call.upstream(prompt, billed=1)
     task = FluxTask(
         id=str(uuid.uuid4()),
         model=model,
         prompt=prompt,
-        submitted_at=call.state.clock(),
+        schedule=Schedule(submitted_at=call.state.clock(), duration=config.flux_task_seconds),
         submit_wall=time.time(),
-        duration=config.flux_task_seconds,
-        outcome=outcome,
-        width=size[0],
-        height=size[1],
-        format=ImageFormat(output_format),
-        seed=seed if seed is not None else random.Random(prompt).randrange(2**32),
+        outcome=_outcome(prompt, config, triggered=call.triggered(prompt)),
+        width=output.width,
+        height=output.height,
+        format=output.format,
+        seed=output.seed if output.seed is not None else random.Random(prompt).randrange(2**32),
         variant=variant_for(prompt, config.image_variants),
         corrupt=fault is Fault.BAD_B64,
         signature=secrets.token_urlsafe(24),
     )
-    call.request.app[FLUX_TASKS].tasks[task.id] = task
+    call.request.app[FLUX_TASKS].add(task)
     call.stats._submitted(task.id, TaskStats("flux", prompt, model))
     answer = {"id": task.id, "polling_url": f"{_POLLING_HOST}/v1/get_result?id={task.id}"}
     return await call.reply(answer, fault=fault)
 
 
 def _sample_url(call: Call, task: FluxTask) -> str:
-    expiry = int(task.submit_wall + task.duration + call.config.flux_sample_ttl)
+    expiry = int(task.submit_wall + task.schedule.duration + call.config.flux_sample_ttl)
     extension = task.format.value
     return (
         f"{call.origin}/flux/delivery/{task.id}/sample.{extension}"
@@ -272,15 +286,39 @@ def _sample_url(call: Call, task: FluxTask) -> str:
     )
 
 
-@api_route
+def _result(task: FluxTask, *, now: float, sample_url: str) -> dict[str, Any]:
+    """The status, result and details fields a poll shows of a live task."""
+    outcome = task.outcome
+    if outcome is _Outcome.REQUEST_MODERATED:
+        return {"status": outcome.value, "details": {"Moderation Reasons": ["Derivative Works"]}}
+    if not task.schedule.done(now):
+        return {"status": "Pending", "progress": round(task.schedule.fraction(now), 2)}
+    if outcome is _Outcome.READY:
+        duration = task.schedule.duration
+        start = task.submit_wall + 0.1 * duration
+        end = task.submit_wall + duration
+        result = {
+            "sample": sample_url,
+            "prompt": task.prompt,
+            "seed": task.seed,
+            "start_time": round(start, 3),
+            "end_time": round(end, 3),
+            "duration": round(end - start, 3),
+        }
+        return {"status": outcome.value, "result": result}
+    details = (
+        {"Moderation Reasons": ["Content"]}
+        if outcome is _Outcome.CONTENT_MODERATED
+        else {"error": "Generation failed, please try again."}
+    )
+    return {"status": outcome.value, "details": details}
+
+
 async def _get_result(call: Call) -> web.StreamResponse:
-    call.authorize()
     task_id = call.request.query.get("id", "")
     if not task_id:
-        raise _invalid("id", "Field required")
-    call.stats._polled(task_id)
-    now = call.state.clock()
-    task = call.request.app[FLUX_TASKS].live(task_id, now=now, ttl=call.config.task_ttl)
+        raise flux_invalid("id", "Field required")
+    task = call.poll(call.request.app[FLUX_TASKS], task_id)
     answer: dict[str, Any] = {
         "id": task_id,
         "status": "Task not found",
@@ -289,48 +327,23 @@ async def _get_result(call: Call) -> web.StreamResponse:
         "details": None,
         "preview": None,
     }
-    if task is None:
-        return await call.reply(answer)
-    if task.outcome is _Outcome.REQUEST_MODERATED:
-        answer["status"] = task.outcome.value
-        answer["details"] = {"Moderation Reasons": ["Derivative Works"]}
-    elif now < task.ready_at:
-        answer["status"] = "Pending"
-        answer["progress"] = round((now - task.submitted_at) / task.duration, 2)
-    elif task.outcome is _Outcome.READY:
-        answer["status"] = task.outcome.value
-        start = task.submit_wall + 0.1 * task.duration
-        end = task.submit_wall + task.duration
-        answer["result"] = {
-            "sample": _sample_url(call, task),
-            "prompt": task.prompt,
-            "seed": task.seed,
-            "start_time": round(start, 3),
-            "end_time": round(end, 3),
-            "duration": round(end - start, 3),
-        }
-    else:
-        answer["status"] = task.outcome.value
-        answer["details"] = (
-            {"Moderation Reasons": ["Content"]}
-            if task.outcome is _Outcome.CONTENT_MODERATED
-            else {"error": "Generation failed, please try again."}
-        )
+    if task is not None:
+        now = call.state.clock()
+        answer.update(_result(task, now=now, sample_url=_sample_url(call, task)))
     return await call.reply(answer)
 
 
-async def _delivery(request: web.Request) -> web.StreamResponse:
+async def _delivery(call: Call) -> web.StreamResponse:
     """The sample of a Ready task, until it expires; no auth, not counted."""
-    state = request.app[STATE_KEY]
+    state = call.state
+    request = call.request
     now = state.clock()
-    task = request.app[FLUX_TASKS].live(
-        request.match_info["id"], now=now, ttl=state.config.task_ttl
-    )
+    task = request.app[FLUX_TASKS].live(request.match_info["id"], now=now)
     if (
         task is None
         or task.outcome is not _Outcome.READY
-        or now < task.ready_at
-        or now >= task.ready_at + state.config.flux_sample_ttl
+        or not task.schedule.done(now)
+        or now >= task.schedule.ready_at + state.config.flux_sample_ttl
         or request.match_info["ext"] != task.format.value
         or request.query.get("sig") != task.signature
     ):
@@ -343,11 +356,17 @@ async def _delivery(request: web.Request) -> web.StreamResponse:
     return web.Response(body=image.data, content_type=image.content_type)
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the Flux routes on *app*."""
-    store = FluxStore()
-    app[FLUX_TASKS] = store
-    app[STATE_KEY].on_reset(store.clear)
-    app.router.add_get("/flux/v1/get_result", _get_result)
-    app.router.add_post("/flux/v1/{model}", _submit)
-    app.router.add_get(r"/flux/delivery/{id}/sample.{ext:[a-z]+}", _delivery)
+def _setup(app: web.Application) -> None:
+    install_store(app, FLUX_TASKS, TaskStore[FluxTask](ttl=app[CONFIG_KEY].task_ttl))
+
+
+_SUBMIT: Final = Admission(body=Body.JSON)
+_POLL: Final = Admission()
+API: Final = SimApi(
+    routes=(
+        Route("GET", "/flux/v1/get_result", endpoint(_POLL, _get_result)),
+        Route("POST", "/flux/v1/{model}", endpoint(_SUBMIT, _submit)),
+        Route("GET", r"/flux/delivery/{id}/sample.{ext:[a-z]+}", endpoint(PUBLIC, _delivery)),
+    ),
+    setup=_setup,
+)

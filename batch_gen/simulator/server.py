@@ -1,22 +1,15 @@
 """A CometAPI-compatible image server (aiohttp.web) for offline runs, tests and benchmarks.
 
-This module assembles the app and runs it; each API family lives in its own module:
+This module assembles the app and runs it. The API routes come from the registry in
+:mod:`.apis` (one module per client API: :mod:`.openai_generations`, :mod:`.openai_edits`,
+:mod:`.gemini`, :mod:`.midjourney`, :mod:`.flux`, :mod:`.bria`, :mod:`.bria_edit`), then
+:mod:`.catalog`'s ``GET /api/models`` (no auth) and ``GET /v1/models``.
 
-- :mod:`.openai_routes` — ``POST /v1/images/generations`` and ``POST /v1/images/edits``.
-- :mod:`.gemini` — ``POST /v1beta/models/{model}:generateContent``.
-- :mod:`.midjourney` — ``/mj/submit/{imagine,action,change}``, ``/mj/task/{id}/fetch``,
-  ``/mj/task/list-by-condition`` (also under ``/mj-fast``, ``/mj-turbo``, ``/mj-relax``)
-  and ``GET /mj/image/{id}``.
-- :mod:`.flux` — ``POST /flux/v1/{model}``, ``GET /flux/v1/get_result`` and the sample
-  downloads.
-- :mod:`.bria` — ``POST /bria/text-to-image``, ``POST /bria/image/edit/{action}``,
-  ``GET /bria/{request_id}`` and the result downloads.
-- :mod:`.catalog` — ``GET /api/models`` (no auth) and ``GET /v1/models``.
-
-Shared by all (see :mod:`.common` and :mod:`.state`): auth by ``Authorization: Bearer
-<key>``, bare ``Authorization: <key>`` or ``x-goog-api-key``; the rpm window; per-prompt
-fault scripts and random faults (on requests that do upstream work, never on polls);
-latency; the stats; an ``x-request-id`` on every answer.
+Every route goes through :mod:`.gateway`'s admission pipeline: auth by ``Authorization:
+Bearer <key>``, bare ``Authorization: <key>`` or ``x-goog-api-key``; the rpm window
+(:mod:`.ratelimit`); per-prompt fault scripts and random faults (:mod:`.faults`, on
+requests that do upstream work, never on polls); latency; the stats (:mod:`.stats`); an
+``x-request-id`` on every answer.
 
 Also here:
 
@@ -36,19 +29,14 @@ from typing import Final, Self
 
 from aiohttp import web
 
-from batch_gen.simulator import bria, catalog, flux, gemini, midjourney, openai_routes
-from batch_gen.simulator.common import envelope_middleware, json_response
+from batch_gen.simulator import catalog
+from batch_gen.simulator.apis import REGISTRY
 from batch_gen.simulator.config import SimulatorConfig
-from batch_gen.simulator.state import (
-    CONFIG_KEY,
-    STATE_KEY,
-    Clock,
-    PromptStats,
-    SimState,
-    SimStats,
-    TaskStats,
-    UploadStats,
-)
+from batch_gen.simulator.errors import json_response
+from batch_gen.simulator.gateway import PUBLIC, Call, endpoint, envelope_middleware
+from batch_gen.simulator.routing import Route, SimApi
+from batch_gen.simulator.state import CONFIG_KEY, STATE_KEY, Clock, SimState
+from batch_gen.simulator.stats import PromptStats, SimStats, TaskStats, UploadStats
 
 __all__ = [
     "CONFIG_KEY",
@@ -73,9 +61,9 @@ _LANDING_HTML: Final = (
 )
 
 
-async def _get_file(request: web.Request) -> web.StreamResponse:
-    token = request.match_info["token"]
-    stored = request.app[STATE_KEY].files.get(token)
+async def _get_file(call: Call) -> web.StreamResponse:
+    """An image of a ``url`` result; no auth, not counted."""
+    stored = call.state.files.get(call.request.match_info["token"])
     if stored is None:
         return web.Response(status=404, text="Not Found")
     return web.Response(body=stored.data, content_type=stored.content_type)
@@ -94,6 +82,11 @@ async def _landing(request: web.Request) -> web.StreamResponse:
     return web.Response(text=_LANDING_HTML, content_type="text/html")
 
 
+_INFRASTRUCTURE: Final = (
+    Route("GET", r"/files/{token:[A-Za-z0-9_-]+}.{ext:[a-z]+}", endpoint(PUBLIC, _get_file)),
+)
+
+
 def create_app(
     config: SimulatorConfig | None = None, *, clock: Clock | None = None
 ) -> web.Application:
@@ -108,9 +101,9 @@ def create_app(
     app = web.Application(middlewares=[envelope_middleware], client_max_size=64 * 1024 * 1024)
     app[CONFIG_KEY] = config
     app[STATE_KEY] = SimState(config) if clock is None else SimState(config, clock=clock)
-    for family in (openai_routes, gemini, midjourney, flux, bria, catalog):
-        family.add_routes(app)
-    app.router.add_get(r"/files/{token:[A-Za-z0-9_-]+}.{ext:[a-z]+}", _get_file)
+    for api in REGISTRY.values():
+        api.install(app)
+    SimApi(routes=(*catalog.ROUTES, *_INFRASTRUCTURE)).install(app)
     app.router.add_get("/_sim/stats", _get_stats)
     app.router.add_post("/_sim/reset", _post_reset)
     app.router.add_get("/", _landing)

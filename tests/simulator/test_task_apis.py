@@ -6,10 +6,8 @@ every status without sleeping; one test polls in real time.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
-import dataclasses
 import io
 import json
 import time
@@ -21,7 +19,6 @@ import pytest
 from PIL import Image
 
 from batch_gen.simulator import Simulator, SimulatorConfig
-from batch_gen.simulator.cli_args import add_simulator_arguments, config_from_namespace
 
 KEY = "sk-sim-tasks-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -517,43 +514,3 @@ async def test_bria_task_expires_and_reset_forgets_tasks(
             assert response.status == 200
         status, answer = await call(session, sim, "GET", f"/mj/task/{queued['result']}/fetch")
         assert (status, answer["code"]) == (400, 4)
-
-
-# --------------------------------------------------------------------------------------
-# Configuration
-
-
-def test_task_cli_options_build_a_config() -> None:
-    """The task options of the simulator subcommand map onto SimulatorConfig, and their
-    defaults are the config's."""
-    parser = argparse.ArgumentParser()
-    add_simulator_arguments(parser)
-    defaults = config_from_namespace(parser.parse_args([]))
-    assert defaults == dataclasses.replace(SimulatorConfig(), port=8787)  # the CLI's port
-    ns = parser.parse_args(
-        [
-            "--mj-task-seconds", "2", "--flux-task-seconds", "3", "--bria-task-seconds", "4",
-            "--flux-sample-ttl", "5", "--task-ttl", "30", "--mj-p22", "0.5",
-            "--max-image-side", "256",
-        ]
-    )  # fmt: skip
-    knobs = config_from_namespace(ns)
-    assert (knobs.mj_task_seconds, knobs.flux_task_seconds, knobs.bria_task_seconds) == (2, 3, 4)
-    assert (knobs.flux_sample_ttl, knobs.task_ttl) == (5, 30)
-    assert (knobs.mj_p22, knobs.max_image_side) == (0.5, 256)
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--task-ttl", "0"])
-
-
-def test_config_rejects_bad_task_knobs() -> None:
-    """SimulatorConfig refuses non-positive task times, MJ code probabilities summing above
-    1, unknown MJ script codes and an out-of-range image side."""
-    with pytest.raises(ValueError, match="mj_task_seconds"):
-        SimulatorConfig(mj_task_seconds=0)
-    with pytest.raises(ValueError, match="mj_p21"):
-        SimulatorConfig(mj_p21=0.6, mj_p23=0.6)
-    with pytest.raises(ValueError, match="mj_scripts"):
-        SimulatorConfig(mj_scripts={"x": [7]})
-    with pytest.raises(ValueError, match="max_image_side"):
-        SimulatorConfig(max_image_side=8)
-    assert SimulatorConfig(mj_scripts={"x": [22, 1]}).mj_scripts["x"] == (22, 1)
