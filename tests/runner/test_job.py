@@ -1,0 +1,206 @@
+"""One job's life, in process, against a scripted fake API (no HTTP): retries, fates,
+tasks recorded before their first poll, one rule for every task ending, deadlines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_provider import FakeApi, image, ready
+from support import PNG
+
+from batch_gen.config import RunOptions
+from batch_gen.errors import (
+    AuthenticationError,
+    BadResponseError,
+    ContentPolicyError,
+    ServerError,
+    TransportError,
+)
+from batch_gen.manifest import load_manifest
+from batch_gen.models import JobStatus
+from batch_gen.providers.base import Ended, Endpoint, Running, Submitted
+from batch_gen.report import RunSummary
+from batch_gen.retry import RetryPolicy
+from batch_gen.runner import run_batch
+from batch_gen.state.journal import read_state
+
+
+def _manifest(tmp_path: Path, jobs: int = 1, n: int = 1) -> Path:
+    lines = [f"output: {{dir: {tmp_path / 'out'}}}", "jobs:"]
+    lines += [f"  - {{id: j{number}, prompt: 'prompt {number}', n: {n}}}" for number in range(jobs)]
+    path = tmp_path / "m.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def _run(path: Path, api: FakeApi, **options: Any) -> RunSummary:
+    manifest = load_manifest(path)
+    settings: dict[str, Any] = {
+        "output_dir": manifest.output.dir,
+        "filename": manifest.output.filename,
+        "api_key": "sk-test",
+        "retry": RetryPolicy(max_attempts=3, scale=0.0),
+        "poll_interval": 0.0,
+        "check_models": False,
+        "concurrency": 1,
+    }
+    settings.update(options)
+    return await run_batch(
+        manifest,
+        RunOptions(**settings),
+        endpoint=Endpoint("http://fake.invalid", "sk-test"),
+        providers=api.provider_for,
+        transport=api.transport,
+    )
+
+
+async def test_a_retryable_failure_is_retried_and_counted_once(tmp_path: Path) -> None:
+    api = FakeApi().enqueue(ServerError("busy", status=503), image())
+    summary = await _run(_manifest(tmp_path), api)
+    assert summary.succeeded == ["j0"]
+    assert (summary.requests, summary.retries, summary.ambiguous_retries) == (2, 1, 0)
+    record = read_state(tmp_path / "out")["j0"]
+    assert (record.status, record.attempts, record.ambiguous_retries) == (JobStatus.SUCCEEDED, 2, 0)
+    assert (tmp_path / "out" / "j0.png").read_bytes() == PNG
+
+
+async def test_a_lost_answer_is_a_possibly_billed_retry(tmp_path: Path) -> None:
+    lost = TransportError("dropped", ambiguous=True)
+    summary = await _run(_manifest(tmp_path), FakeApi().enqueue(lost, image()))
+    assert (summary.retries, summary.ambiguous_retries) == (1, 1)
+    assert summary.ambiguous_jobs == {"j0"}
+    assert read_state(tmp_path / "out")["j0"].ambiguous_retries == 1
+
+
+async def test_a_permanent_refusal_fails_the_job_without_a_retry(tmp_path: Path) -> None:
+    api = FakeApi().enqueue(ContentPolicyError("refused"))
+    summary = await _run(_manifest(tmp_path), api)
+    assert list(summary.failed) == ["j0"] and summary.requests == 1
+    record = read_state(tmp_path / "out")["j0"]
+    assert (record.status, record.retryable, record.attempts) == (JobStatus.FAILED, False, 1)
+    assert summary.exit_status() == 1
+
+
+async def test_the_last_attempt_fails_the_job_retryable(tmp_path: Path) -> None:
+    api = FakeApi().enqueue(*(ServerError("busy", status=500) for _ in range(3)))
+    summary = await _run(_manifest(tmp_path), api)
+    record = read_state(tmp_path / "out")["j0"]
+    assert (record.status, record.retryable, record.attempts) == (JobStatus.FAILED, True, 3)
+    assert summary.retries == 2 and not api.script
+
+
+async def test_a_fatal_error_aborts_the_run_and_dispatches_nothing_more(tmp_path: Path) -> None:
+    api = FakeApi().enqueue(AuthenticationError("invalid token", status=401))
+    summary = await _run(_manifest(tmp_path, jobs=3), api)
+    assert summary.exit_status() == 3 and "invalid token" in (summary.aborted or "")
+    assert len(api.calls) == 1
+    assert read_state(tmp_path / "out")["j0"].status is JobStatus.RUNNING
+
+
+async def test_fail_fast_stops_dispatching_after_the_first_failure(tmp_path: Path) -> None:
+    api = FakeApi().enqueue(ContentPolicyError("no"), image(), image())
+    summary = await _run(_manifest(tmp_path, jobs=3), api, fail_fast=True)
+    assert summary.stopped_early and list(summary.failed) == ["j0"]
+    assert summary.not_run == 2 and len(api.calls) == 1
+
+
+async def test_images_of_a_job_are_numbered_and_kept_across_a_failure(tmp_path: Path) -> None:
+    api = FakeApi().enqueue(image(), ContentPolicyError("no"))
+    summary = await _run(_manifest(tmp_path, n=2), api)
+    record = read_state(tmp_path / "out")["j0"]
+    assert record.files == ("j0-1.png",) and record.status is JobStatus.FAILED
+    assert (tmp_path / "out" / "j0-1.png").exists() and summary.images == 1
+
+
+# --- tasks: the one loop --------------------------------------------------------------
+
+
+async def test_a_task_is_recorded_before_its_first_poll(tmp_path: Path) -> None:
+    api = FakeApi(tasks=True)
+    seen: list[dict[str, str] | None] = []
+    original = api.read_poll
+
+    def read_poll(answer: Any, task_id: str, *, secret: str | None) -> Any:
+        seen.append(read_state(tmp_path / "out")["j0"].tasks)  # what a crash would leave
+        return original(answer, task_id, secret=secret)
+
+    api.read_poll = read_poll  # type: ignore[method-assign]
+    api.enqueue(Submitted("t-1"), Running(), ready())
+    summary = await _run(_manifest(tmp_path), api)
+    assert summary.succeeded == ["j0"]
+    assert seen == [{"submit:1": "t-1"}, {"submit:1": "t-1"}]
+    assert [call.method for call in api.calls] == ["POST", "GET", "GET"]
+
+
+async def test_a_recorded_task_is_polled_not_submitted_again(tmp_path: Path) -> None:
+    path = _manifest(tmp_path)
+    first = FakeApi(tasks=True).enqueue(Submitted("t-1"), ContentPolicyError("stop here"))
+    await _run(path, first, retry=RetryPolicy(max_attempts=1))
+    # The refusal came from a poll: the task stays recorded, paid for.
+    assert read_state(tmp_path / "out")["j0"].tasks == {"submit:1": "t-1"}
+    second = FakeApi(tasks=True).enqueue(ready())
+    summary = await _run(path, second, retry_failed=True)
+    assert summary.succeeded == ["j0"]
+    assert [call.path for call in second.calls] == ["/fake/t-1"]
+
+
+@pytest.mark.parametrize(
+    ("ending", "ambiguous"),
+    [
+        (Ended(ServerError("task failed")), False),
+        (Ended(BadResponseError("task gone"), lost=True), True),
+    ],
+)
+async def test_an_ended_task_is_forgotten_and_a_lost_one_counts_as_possibly_billed(
+    tmp_path: Path, ending: Ended, ambiguous: bool
+) -> None:
+    api = FakeApi(tasks=True).enqueue(Submitted("t-1"), ending, Submitted("t-2"), ready())
+    summary = await _run(_manifest(tmp_path), api)
+    record = read_state(tmp_path / "out")["j0"]
+    assert record.status is JobStatus.SUCCEEDED and record.tasks == {"submit:1": "t-2"}
+    assert summary.ambiguous_retries == int(ambiguous)
+    assert [call.method for call in api.calls] == ["POST", "GET", "POST", "GET"]
+
+
+async def test_a_failed_poll_is_retried_on_the_same_task_and_never_possibly_billed(
+    tmp_path: Path,
+) -> None:
+    lost_poll = TransportError("dropped", ambiguous=True)
+    api = FakeApi(tasks=True).enqueue(Submitted("t-1"), lost_poll, ready())
+    summary = await _run(_manifest(tmp_path), api)
+    assert summary.succeeded == ["j0"] and summary.ambiguous_retries == 0
+    assert [call.path for call in api.calls] == ["/fake", "/fake/t-1", "/fake/t-1"]
+
+
+async def test_a_task_past_its_deadline_fails_naming_the_task(tmp_path: Path) -> None:
+    api = FakeApi(tasks=True).enqueue(Submitted("t-9"), *(Running() for _ in range(50)))
+    summary = await _run(
+        _manifest(tmp_path),
+        api,
+        task_timeout=0.05,
+        poll_interval=0.02,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    assert "t-9" in summary.failed["j0"] and "--task-timeout" in summary.failed["j0"]
+    assert read_state(tmp_path / "out")["j0"].tasks == {"submit:1": "t-9"}
+
+
+async def test_every_call_takes_its_own_rate_slot(tmp_path: Path) -> None:
+    """At 1,200 rpm (one call per 50 ms), a submit and two polls span at least 100 ms."""
+    api = FakeApi(tasks=True).enqueue(Submitted("t-1"), Running(), ready())
+    times: list[float] = []
+    send = api.transport
+
+    async def timed(call: Any) -> Any:
+        import time
+
+        times.append(time.monotonic())
+        return await send(call)
+
+    api.transport = timed  # type: ignore[method-assign]
+    await _run(_manifest(tmp_path), api, rpm=1200)
+    assert len(times) == 3
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert all(gap >= 0.045 for gap in gaps), gaps
