@@ -265,12 +265,17 @@ class Provider(Protocol):
         ...
 
 
-class Synchronous:
-    """Defaults for an API that answers at once: nothing to prepare, nothing to poll."""
+class NothingToPrepare:
+    """The default for an API whose requests need no fetch before they are built."""
 
     def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
         del request, tasks
         return None
+
+
+class Synchronous(NothingToPrepare):
+    """Defaults for an API that answers at once: nothing to prepare, nothing to poll (the
+    request loop polls only APIs whose spec says ``tasks``)."""
 
     def poll_call(self, task_id: str) -> Call:
         raise NotImplementedError(f"a synchronous API has no task to poll ({task_id})")

@@ -20,7 +20,6 @@ white, unlike OpenAI, which edits where it is transparent.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
@@ -31,13 +30,8 @@ import pybase64
 from ..checks import FieldRule, one_of
 from ..errors import (
     BadResponseError,
-    ContentPolicyError,
-    InvalidRequestError,
-    ProviderError,
-    ServerError,
 )
 from ..models import InputFile, Job
-from .answers import error_from_response
 from .base import (
     Answer,
     ApiRequest,
@@ -45,13 +39,12 @@ from .base import (
     Call,
     Ended,
     Generation,
+    NothingToPrepare,
     Poll,
-    Ready,
-    ReturnedImage,
-    Running,
     Submitted,
     Synchronous,
 )
+from .bria_answers import bria_error, parse_results, parse_status
 from .sizes import closest_ratio, size_config
 
 TEXT_TO_IMAGE = "/bria/text-to-image"
@@ -87,13 +80,6 @@ _NOT_SENT: Final = frozenset(
         "stream",
         "partial_images",
     }
-)
-_MODERATION = re.compile(r"moderat|blocked|nsfw|inappropriate|policy", re.IGNORECASE)
-# An ERROR task whose error says the input is at fault: sending it again will not help.
-_INPUT_FAULT = re.compile(
-    r"invalid|unsupported|not supported|too (large|big|small)|corrupt|cannot decode|"
-    r"could not (be )?(decode|read)|mask",
-    re.IGNORECASE,
 )
 
 
@@ -254,7 +240,7 @@ class BriaTextToImage(Synchronous):
         return parse_results(answer.body, answer.headers.get("x-request-id"))
 
 
-class BriaEdit:
+class BriaEdit(NothingToPrepare):
     """Asynchronous edits: submit once, then poll ``GET /bria/{request_id}``."""
 
     spec = EDIT_SPEC
@@ -274,10 +260,6 @@ class BriaEdit:
             )
             for offset in range(max(images, 0))
         ]
-
-    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
-        del request, tasks
-        return None
 
     def build_call(
         self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
@@ -321,124 +303,3 @@ class BriaEdit:
         if answer.status != 200:
             raise bria_error(answer.status, answer.headers, answer.body, secret=secret)
         return parse_status(answer.body, task_id)
-
-
-def parse_status(body: bytes, task_id: str) -> Poll:
-    """Read a 200 poll answer (pure).
-
-    ``COMPLETED`` with ``result.image_url`` → the image; ``ERROR`` → a ProviderError
-    (:func:`task_error`); ``IN_PROGRESS``, ``UNKNOWN`` or any other status → not finished.
-    A ``COMPLETED`` task without an image is finished with a retryable BadResponseError. A
-    body that does not parse raises BadResponseError, retryable, the task kept.
-    """
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadResponseError(f"Bria task {task_id}: the answer is not valid JSON") from exc
-    if not isinstance(document, dict):
-        raise BadResponseError(f"Bria task {task_id}: the answer is not a JSON object")
-    status = str(document.get("status", "")).upper()
-    if status == "ERROR":
-        return Ended(task_error(document.get("error"), task_id))
-    if status != "COMPLETED":
-        return Running(document)
-    images = _image_urls(document.get("result"))
-    if not images:
-        error = BadResponseError(f"Bria task {task_id} completed without an image", ambiguous=True)
-        return Ended(error)
-    result = document.get("result")
-    extra = {
-        name: result[name]
-        for name in ("seed", "refined_prompt")
-        if isinstance(result, dict) and name in result
-    }
-    generation = Generation(
-        images=tuple(ReturnedImage(url=url) for url in images),
-        request_id=task_id,
-        extra=extra,
-    )
-    return Ready(generation, document)
-
-
-def task_error(error: Any, task_id: str) -> ProviderError:
-    """The error of an ``ERROR`` task: permanent when it blames the input (an invalid
-    image or mask) or moderation, else retryable (a new task may well succeed)."""
-    message = code = details = None
-    if isinstance(error, dict):
-        message = error.get("message")
-        code = error.get("code")
-        details = error.get("details")
-    elif isinstance(error, str):
-        message = error
-    text = " ".join(str(part) for part in (message, details) if part) or "no reason given"
-    described = f"Bria task {task_id} failed: {text}"
-    code_text = str(code) if code is not None else None
-    if _MODERATION.search(text):
-        return ContentPolicyError(described, code=code_text)
-    if code in (400, 415, 422) or _INPUT_FAULT.search(text):
-        return InvalidRequestError(described, code=code_text)
-    return ServerError(described, code=code_text)
-
-
-def parse_results(body: bytes, request_id: str | None = None) -> Generation:
-    """The URLs of a text-to-image answer, ``result[].urls[]``, as images to download.
-
-    A body without a URL is a retryable BadResponseError, marked ambiguous (billed).
-    """
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadResponseError(
-            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
-        ) from exc
-    if isinstance(document, dict) and "error" in document and not document.get("result"):
-        raise bria_error(400, {}, body, secret=None)
-    entries = document.get("result") if isinstance(document, dict) else None
-    urls = _image_urls(entries)
-    if not urls:
-        raise BadResponseError("the answer carries no image", ambiguous=True, request_id=request_id)
-    seeds = [
-        entry["seed"]
-        for entry in (entries if isinstance(entries, list) else ())
-        if isinstance(entry, dict) and "seed" in entry
-    ]
-    return Generation(
-        images=tuple(ReturnedImage(url=url) for url in urls),
-        request_id=request_id,
-        extra={"seeds": seeds} if seeds else {},
-    )
-
-
-def _image_urls(result: Any) -> list[str]:
-    """Every image URL in a ``result``: an object or a list of them, each holding
-    ``image_url``, ``url`` or ``urls`` (Bria's answers use all three)."""
-    entries = result if isinstance(result, list) else [result]
-    urls: list[str] = []
-    for entry in entries:
-        if isinstance(entry, str):
-            urls.append(entry)
-            continue
-        if not isinstance(entry, dict):
-            continue
-        for name in ("image_url", "url"):
-            if isinstance(entry.get(name), str) and entry[name]:
-                urls.append(entry[name])
-        listed = entry.get("urls")
-        if isinstance(listed, list):
-            urls.extend(url for url in listed if isinstance(url, str) and url)
-    return urls
-
-
-def bria_error(
-    status: int, headers: Mapping[str, str], body: bytes, *, secret: str | None
-) -> ProviderError:
-    """The shared classification, plus Bria's moderation refusals (422
-    ``content_moderation``), which are safety refusals rather than malformed requests."""
-    error = error_from_response(status, headers, body, secret=secret)
-    if type(error) is InvalidRequestError and (
-        error.code == "content_moderation" or _MODERATION.search(error.message)
-    ):
-        return ContentPolicyError(
-            error.message, status=status, code=error.code, request_id=error.request_id
-        )
-    return error

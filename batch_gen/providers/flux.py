@@ -65,6 +65,7 @@ from .base import (
     Call,
     Ended,
     Generation,
+    NothingToPrepare,
     Poll,
     Ready,
     ReturnedImage,
@@ -277,7 +278,7 @@ SPEC = ApiSpec(
 )
 
 
-class Flux:
+class Flux(NothingToPrepare):
     """``/flux/v1/{model}``: one task per image."""
 
     spec = SPEC
@@ -295,10 +296,6 @@ class Flux:
             ApiRequest(path, body, 1, files=job.inputs, step=step_name(number, count))
             for number in range(first, first + images)
         ]
-
-    def prepare(self, request: ApiRequest, tasks: Mapping[str, str]) -> str | None:
-        del request, tasks
-        return None
 
     def build_call(
         self, request: ApiRequest, inputs: Sequence[bytes], prepared: Poll | None
