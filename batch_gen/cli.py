@@ -215,7 +215,7 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
     """The status of the manifest at ``path``, keyed for the provider of the last run.
 
     Reuses the ids and keys the last run recorded when the manifest is byte-for-byte the
-    same (see jobindex.py), so that a 100,000-job status needs no validation pass.
+    same (see state/jobindex.py), so that a 100,000-job status needs no validation pass.
     """
     default_provider = provider_identity(offline=False, base_url=None, environ=os.environ)
     known_dir = output or default_output_dir(path)

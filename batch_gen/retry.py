@@ -2,7 +2,7 @@
 
 Nothing here sleeps or reads a clock on its own: the caller passes ``now`` and a random
 source, so every decision is a table-testable function (stamina and openai-python's
-``_base_client`` are the models; see STYLE.md).
+``_base_client`` are the models).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 - :class:`BriaTextToImage`: ``POST /bria/text-to-image`` answers at once with
   ``result[].urls[]``; the runner downloads each URL straight away.
 - :class:`BriaEdit`: ``POST /bria/image/edit/{action}`` answers with a ``request_id``; the
-  id is recorded through the task hooks before the first poll of ``GET /bria/{request_id}``,
-  so that a retry or a later run polls the task already paid for instead of paying again.
+  request loop (:mod:`batch_gen.runner.tasks`) records it before the first poll of
+  ``GET /bria/{request_id}``, so that a retry or a later run polls the task already paid
+  for instead of paying again.
 
 Field policy, both routes: ``model``, ``n`` and the OpenAI-only fields (``quality``,
 ``output_format``, ``background``, ...) are not sent, as a manifest-wide default for the

@@ -1,11 +1,11 @@
 """Flux (Black Forest Labs) through CometAPI: submit, then poll by id (docs/protocols/flux.md).
 
 Each task makes one image, so a job of ``n`` images is ``n`` steps (``submit`` when n is 1,
-else ``submit:1`` ... ``submit:n``), each with its own recorded task. A step submits
-``POST /flux/v1/{model}``, records the task id through :class:`~.base.TaskHooks` before
-the first poll, then polls ``GET /flux/v1/get_result?id=<id>`` on CometAPI (never the
-answer's ``polling_url``, which may point at BFL itself). A step whose task is already
-recorded polls it instead of paying again. The task stays recorded after success: a run
+else ``submit:1`` ... ``submit:n``), each with its own recorded task. The request loop
+(:mod:`batch_gen.runner.tasks`) submits ``POST /flux/v1/{model}``, records the task id
+before the first poll, then polls ``GET /flux/v1/get_result?id=<id>`` on CometAPI (never
+the answer's ``polling_url``, which may point at BFL itself); a step whose task is
+already recorded is polled instead of paying again. The task stays recorded after success: a run
 that dies before the image is saved finds the same sample again, and a sample that
 expired reads as ``Task not found``, which starts a new task.
 
@@ -34,8 +34,9 @@ How a task ends (see :func:`read_result`):
 ``Pending``, unknown statuses        poll again
 ``Error``                            task forgotten; ServerError (retryable)
 ``Request/Content Moderated``        task forgotten; ContentPolicyError with ``details``
-``Task not found``                   task forgotten; BadResponseError (retryable: a
-                                     later try submits again)
+``Task not found``                   the task is lost: forgotten; BadResponseError
+                                     (retryable: a later try submits again, and that
+                                     new task is a possibly billed retry)
 ===================================  =================================================
 """
 

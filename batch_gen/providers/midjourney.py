@@ -6,12 +6,12 @@ A job is a chain of steps, each one paid task and one image file:
 - ``upscale:K``, for each K of the job's ``upscale`` list, presses the grid's ``U{K}``
   button and yields that cell as a single image (images 2, 3, ...).
 
-Every step submits, records its task id through :class:`~.base.TaskHooks` before the first
-poll, then polls ``GET /mj/task/{id}/fetch``. A step whose task is already recorded (an
-earlier try, or a run that was killed) polls that task instead of paying again. The
-imagine task stays recorded after the grid is saved: the upscales need its id, and the
-grid's buttons are read from a fresh fetch each time, because their customIds change on
-every read.
+Every step is one task: the request loop (:mod:`batch_gen.runner.tasks`) submits it,
+records its id before the first poll of ``GET /mj/task/{id}/fetch``, and polls a task
+already recorded (an earlier try, or a run that was killed) instead of paying again. The
+imagine task stays recorded after the grid is saved: an upscale's :meth:`Midjourney.prepare`
+names it, so the loop fetches the grid (in a rate-limit slot of its own) and the action
+presses the button of that fresh fetch, because customIds change on every read.
 
 Request building is pure:
 
@@ -39,7 +39,8 @@ status FAILURE             task forgotten; a moderation-like ``failReason`` →
 status MODAL               task forgotten; InvalidRequestError: Midjourney wants
                            input through /mj/submit/modal, which a batch can't give
 status CANCEL              task forgotten; ServerError (retryable)
-``task_no_found``          task forgotten; BadResponseError (retryable)
+``task_no_found``          the task is lost: forgotten; BadResponseError
+                           (retryable; the new task is a possibly billed retry)
 other statuses             still running: poll again
 =========================  =====================================================
 """
