@@ -46,6 +46,7 @@ from .base import (
     Synchronous,
 )
 from .bria_answers import bria_error, parse_results, parse_status
+from .fields import OPENAI_ONLY, STEERING
 from .sizes import closest_ratio, size_config
 
 TEXT_TO_IMAGE = "/bria/text-to-image"
@@ -59,29 +60,7 @@ MAX_RESULTS: Final = 4
 # optional guidance for expand. The others would reject or ignore it.
 PROMPT_ACTIONS: Final = frozenset({"gen_fill", "replace_background", "expand"})
 
-_NOT_SENT: Final = frozenset(
-    {
-        "model",
-        "n",
-        "size",
-        "action",
-        "prompt",
-        "image",
-        "mask",
-        "num_results",
-        "quality",
-        "output_format",
-        "output_compression",
-        "background",
-        "moderation",
-        "style",
-        "response_format",
-        "user",
-        "input_fidelity",
-        "stream",
-        "partial_images",
-    }
-)
+_NOT_SENT: Final = OPENAI_ONLY | STEERING | {"prompt", "num_results"}
 
 
 def _passed_through(request: Mapping[str, Any]) -> dict[str, Any]:

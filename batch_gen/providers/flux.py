@@ -73,32 +73,13 @@ from .base import (
     Running,
     Submitted,
 )
+from .fields import OPENAI_ONLY, STEERING
 
 SUBMIT = "submit"
 RESULT_PATH = "/flux/v1/get_result"
 
 # Request fields that belong to other APIs (or are handled here), never sent as they are.
-_NOT_SENT = frozenset(
-    {
-        "model",
-        "n",
-        "size",
-        "quality",
-        "output_format",
-        "output_compression",
-        "background",
-        "moderation",
-        "style",
-        "response_format",
-        "user",
-        "upscale",
-        "action",
-        "api",
-        "image",
-        "mask",
-        "stream",
-    }
-)
+_NOT_SENT = OPENAI_ONLY | STEERING
 _FORMATS = frozenset({"jpeg", "png"})
 _SIZE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
 _SIDE_STEP = 32

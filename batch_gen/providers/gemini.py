@@ -45,6 +45,7 @@ from ..inputs import MIME_TYPES
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
 from .base import Answer, ApiRequest, ApiSpec, Call, Generation, Poll, ReturnedImage, Synchronous
+from .fields import OPENAI_ONLY, STEERING
 from .sizes import size_config
 
 ENDPOINT = "/v1beta/models/{model}:generateContent"
@@ -100,12 +101,11 @@ _IMAGE_CONFIG_FIELDS: Final = {
     "imageSize": "imageSize",
     "image_size": "imageSize",
 }
-_DROPPED: Final = frozenset(
-    {
-        # handled elsewhere: the URL, the number of calls, imageConfig
-        "model",
-        "n",
-        "size",
+# Handled elsewhere (the URL, the number of calls, imageConfig), or meant for other APIs.
+_DROPPED: Final = (
+    OPENAI_ONLY
+    | STEERING
+    | {
         "imageConfig",
         "image_config",
         "generationConfig",
@@ -113,18 +113,6 @@ _DROPPED: Final = frozenset(
         "contents",
         "candidateCount",
         "candidate_count",
-        # OpenAI fields that mean nothing to Gemini
-        "quality",
-        "output_format",
-        "output_compression",
-        "background",
-        "moderation",
-        "style",
-        "response_format",
-        "user",
-        "input_fidelity",
-        "stream",
-        "partial_images",
     }
 )
 
