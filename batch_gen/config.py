@@ -112,26 +112,19 @@ def build_options(
     Raises UsageError for out-of-range values and MissingKeyError when a real run has no
     ``COMETAPI_KEY`` (``require_key=False`` for dry runs, which send nothing).
     """
-    _positive("--concurrency", concurrency, minimum=1)
-    _positive("--rpm", rpm, minimum=0)
-    _positive("--max-attempts", max_attempts, minimum=1)
-    _positive("--timeout", timeout, minimum=0.001)
-    _positive("--max-cost", max_cost, minimum=0)
-    _positive("--poll-interval", poll_interval, minimum=0)
-    _positive("--task-timeout", task_timeout, minimum=0.001)
+    _check_ranges(
+        concurrency=concurrency,
+        rpm=rpm,
+        max_attempts=max_attempts,
+        timeout=timeout,
+        max_cost=max_cost,
+        poll_interval=poll_interval,
+        task_timeout=task_timeout,
+    )
     run = manifest.run
-    url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-        raise UsageError(f"the base URL must be an http(s) URL, got {url!r}")
-    api_key = environ.get(KEY_VARIABLE) or None
-    if not offline and api_key is None and require_key:
-        raise MissingKeyError(
-            f"no API key: set {KEY_VARIABLE} (or use --offline to run against the simulator)"
-        )
-    try:
-        scale = float(environ.get(RETRY_SCALE_VARIABLE, "1"))
-    except ValueError:
-        raise UsageError(f"{RETRY_SCALE_VARIABLE} must be a number") from None
+    url, api_key, scale = _environment(
+        environ, base_url=base_url, offline=offline, require_key=require_key
+    )
     attempts = max_attempts or run.max_attempts or DEFAULT_MAX_ATTEMPTS
     return RunOptions(
         output_dir=output if output is not None else manifest.output.dir,
@@ -154,3 +147,30 @@ def build_options(
         poll_interval=(0.25 if offline else 3.0) if poll_interval is None else poll_interval,
         task_timeout=1800.0 if task_timeout is None else task_timeout,
     )
+
+
+def _check_ranges(**values: float | None) -> None:
+    """UsageError for the first option (named as on the command line) out of its range."""
+    minimums = {"concurrency": 1, "max_attempts": 1, "timeout": 0.001, "task_timeout": 0.001}
+    for name, value in values.items():
+        _positive("--" + name.replace("_", "-"), value, minimum=minimums.get(name, 0))
+
+
+def _environment(
+    environ: Mapping[str, str], *, base_url: str | None, offline: bool, require_key: bool
+) -> tuple[str, str | None, float]:
+    """The base URL, the API key and the retry scale, from the command line and the
+    environment. Raises UsageError for a bad URL or scale, MissingKeyError for no key."""
+    url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise UsageError(f"the base URL must be an http(s) URL, got {url!r}")
+    api_key = environ.get(KEY_VARIABLE) or None
+    if not offline and api_key is None and require_key:
+        raise MissingKeyError(
+            f"no API key: set {KEY_VARIABLE} (or use --offline to run against the simulator)"
+        )
+    try:
+        scale = float(environ.get(RETRY_SCALE_VARIABLE, "1"))
+    except ValueError:
+        raise UsageError(f"{RETRY_SCALE_VARIABLE} must be a number") from None
+    return url, api_key, scale
