@@ -134,30 +134,6 @@ API_BASE = "http://api.test"
 API_KEY = "sk-test-0123456789abcdefghijklmnop"
 
 
-class LoggingHooks:
-    """TaskHooks that keep tasks in memory and log every record and poll, in order.
-
-    Keyword arguments preset recorded tasks: ``upscale_1="7"`` is step ``upscale:1``.
-    """
-
-    def __init__(self, **tasks: str) -> None:
-        self.tasks: dict[str, str] = {name.replace("_", ":"): task for name, task in tasks.items()}
-        self.log: list[str] = []
-
-    def task(self, step: str) -> str | None:
-        return self.tasks.get(step)
-
-    def record_task(self, step: str, task_id: str | None) -> None:
-        self.log.append(f"record {step} {task_id}")
-        if task_id is None:
-            self.tasks.pop(step, None)
-        else:
-            self.tasks[step] = task_id
-
-    async def before_poll(self, polls: int) -> None:
-        self.log.append(f"poll {polls}")
-
-
 def sent(mock: Any) -> list[Any]:
     """Every request an ``aioresponses`` mock received, in order of URL."""
     return [call for calls in mock.requests.values() for call in calls]

@@ -188,7 +188,7 @@ def read_result(document: Mapping[str, Any], task_id: str) -> Poll:
         generation = Generation(
             images=(ReturnedImage(url=sample),),
             request_id=task_id,
-            extra={"task_id": task_id, **kept},
+            extra=kept,
         )
         return Ready(generation, document)
     if status in _MODERATED:

@@ -111,9 +111,7 @@ def read_task(task: Mapping[str, Any], task_id: str) -> Poll:
         url = task.get("imageUrl")
         if not isinstance(url, str) or not url:
             raise BadResponseError(f"Midjourney task {task_id} succeeded without an imageUrl")
-        generation = Generation(
-            images=(ReturnedImage(url=url),), request_id=task_id, extra={"task_id": task_id}
-        )
+        generation = Generation(images=(ReturnedImage(url=url),), request_id=task_id)
         return Ready(generation, task)
     if status == "FAILURE":
         return Ended(failure_error(str(task.get("failReason") or ""), task_id))

@@ -1,14 +1,14 @@
 """The Bria providers: bodies, the submit-record-poll cycle, and status classification.
 
-aioresponses stands in for the network; every test that sends asserts how many calls were
-made, since an unmatched URL would look like a connection error.
+Answers are read by the providers' pure readers; where a test sends, it runs the request
+loop with aioresponses standing in for the network and asserts how many calls were made,
+since an unmatched URL would look like a connection error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import signal
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
+from provider_support import MemoryChannel, answer, input_file
 from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli, start_cli
 
 from batch_gen.errors import (
@@ -31,18 +32,20 @@ from batch_gen.errors import (
 )
 from batch_gen.models import InputFile, Job
 from batch_gen.providers import provider_for
-from batch_gen.providers.base import Endpoint, NoTasks
+from batch_gen.providers.base import Ended, Ready, Running
 from batch_gen.providers.bria import (
+    EDIT_SPEC,
+    SPEC,
     BriaEdit,
     BriaTextToImage,
     aspect_ratio,
-    parse_status,
-    task_error,
+    with_images,
 )
+from batch_gen.providers.bria_answers import parse_status, task_error
+from batch_gen.runner.tasks import perform
 
 BASE = API_BASE
 KEY = API_KEY
-ENDPOINT = Endpoint(BASE, KEY)
 T2I = f"{BASE}/bria/text-to-image"
 TASK = "3f2a9c"
 STATUS = f"{BASE}/bria/{TASK}"
@@ -61,32 +64,12 @@ def _job(api: str = "bria", *, inputs: tuple[InputFile, ...] = (), **request: An
     )
 
 
-def _input(folder: Path, name: str, data: bytes, role: str = "image") -> InputFile:
-    path = folder / name
-    path.write_bytes(data)
-    return InputFile(role, path, hashlib.sha256(data).hexdigest(), len(data), "png")
-
-
 def _edit_job(folder: Path, action: str = "gen_fill", **request: Any) -> Job:
-    inputs = (_input(folder, "photo.png", PNG), _input(folder, "mask.png", MASK, "mask"))
+    inputs = (
+        input_file(folder, "photo.png", PNG),
+        input_file(folder, "mask.png", MASK, role="mask"),
+    )
     return _job("bria.edit", inputs=inputs, action=action, **request)
-
-
-class RecordingHooks(NoTasks):
-    """NoTasks that also logs what happened, in order."""
-
-    def __init__(self, known: str | None = None) -> None:
-        super().__init__()
-        self.log: list[str] = []
-        if known is not None:
-            super().record_task("edit:1", known)
-
-    def record_task(self, step: str, task_id: str | None) -> None:
-        self.log.append(f"record {step} {task_id}")
-        super().record_task(step, task_id)
-
-    async def before_poll(self, polls: int) -> None:
-        self.log.append(f"poll {polls}")
 
 
 def _calls(mock: aioresponses) -> list[tuple[str, str, Any]]:
@@ -126,8 +109,8 @@ def test_text_to_image_body_and_split() -> None:
     provider = BriaTextToImage()
     requests = provider.requests_for(job, 6)
     assert [request.images for request in requests] == [4, 2]
-    assert provider.request_count(job, 6) == 2
-    assert provider.request_count(job, 4) == 1
+    assert SPEC.request_count(job, 6) == 2
+    assert SPEC.request_count(job, 4) == 1
     assert requests[0].body == {
         "prompt": "a lighthouse at dawn",
         "num_results": 4,
@@ -150,7 +133,7 @@ async def test_text_to_image_on_the_wire(session: aiohttp.ClientSession) -> None
     }
     with aioresponses() as mock:
         mock.post(T2I, payload=answer)
-        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+        generation = await perform(provider, request, MemoryChannel(session))
         ((method, _, call),) = _calls(mock)
     assert method == "POST"
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
@@ -191,20 +174,14 @@ async def test_text_to_image_on_the_wire(session: aiohttp.ClientSession) -> None
         (200, {"result": []}, BadResponseError),
     ],
 )
-async def test_text_to_image_failures(
-    session: aiohttp.ClientSession,
-    status: int,
-    body: dict[str, Any],
-    expected: type[ProviderError],
+def test_text_to_image_failures(
+    status: int, body: dict[str, Any], expected: type[ProviderError]
 ) -> None:
     """Moderation is a safety refusal; a 200 without a URL is retried; the rest as usual."""
     provider = BriaTextToImage()
     (request,) = provider.requests_for(_job(), 1)
-    with aioresponses() as mock:
-        mock.post(T2I, status=status, payload=body)
-        with pytest.raises(expected) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(_calls(mock)) == 1
+    with pytest.raises(expected) as caught:
+        provider.read_answer(answer(body, status=status), request, secret=KEY)
     assert type(caught.value) is expected
 
 
@@ -230,7 +207,7 @@ def test_edit_requests_have_one_step_per_image_number(tmp_path: Path) -> None:
     """With 1 of 3 images saved, the two missing ones are steps edit:2 and edit:3."""
     job = _edit_job(tmp_path, n=3)
     assert [request.step for request in BriaEdit().requests_for(job, 2)] == ["edit:2", "edit:3"]
-    assert BriaEdit().request_count(job, 2) == 2
+    assert EDIT_SPEC.request_count(job, 2) == 2
 
 
 async def test_edit_submits_records_then_polls(
@@ -240,14 +217,14 @@ async def test_edit_submits_records_then_polls(
     poll; IN_PROGRESS and UNKNOWN keep polling; COMPLETED gives the image URL."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks()
+    channel = MemoryChannel(session)
     done = {"status": "COMPLETED", "request_id": TASK, "result": {"image_url": "https://t/x.png"}}
     with aioresponses() as mock:
         mock.post(f"{BASE}/bria/image/edit/gen_fill", status=202, payload={"request_id": TASK})
         mock.get(STATUS, payload={"status": "IN_PROGRESS", "request_id": TASK})
         mock.get(STATUS, payload={"status": "UNKNOWN", "request_id": TASK})
         mock.get(STATUS, payload=done)
-        generation = await provider.send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(provider, request, channel)
         calls = _calls(mock)
     assert [(method, url) for method, url, _ in calls] == [
         ("POST", f"{BASE}/bria/image/edit/gen_fill"),
@@ -263,9 +240,11 @@ async def test_edit_submits_records_then_polls(
         "mask": base64.b64encode(MASK).decode(),
     }
     assert all(call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}" for *_, call in calls)
-    assert hooks.log == [f"record edit:1 {TASK}", "poll 1", "poll 2", "poll 3"]
+    assert channel.log == [f"record edit:1 {TASK}", "poll 1", "poll 2", "poll 3"]
     assert [image.url for image in generation.images] == ["https://t/x.png"]
-    assert hooks.task("edit:1") == TASK  # kept: a failed download can poll it again for free
+    assert generation.request_id == TASK
+    assert generation.extra == {"task_id": TASK, "step": "edit:1"}  # for the sidecar
+    assert channel.tasks() == {"edit:1": TASK}  # kept: a failed download polls it again free
 
 
 async def test_a_recorded_task_is_polled_not_submitted_again(
@@ -274,13 +253,13 @@ async def test_a_recorded_task_is_polled_not_submitted_again(
     """A retry or a resumed run polls the task already paid for."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks(known=TASK)
+    channel = MemoryChannel(session, edit_1=TASK)
     done = {"status": "COMPLETED", "result": {"image_url": "https://t/x.png"}}
     with aioresponses() as mock:
         mock.get(STATUS, payload=done)
-        await provider.send(session, ENDPOINT, request, hooks=hooks)
+        await perform(provider, request, channel)
         assert [method for method, _, _ in _calls(mock)] == ["GET"]
-    assert hooks.log == ["poll 1"]
+    assert channel.log == ["poll 1"]
 
 
 async def test_an_error_task_is_forgotten_and_reported(
@@ -289,7 +268,7 @@ async def test_an_error_task_is_forgotten_and_reported(
     """ERROR ends polling, forgets the task (a retry submits anew) and is retryable."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks(known=TASK)
+    channel = MemoryChannel(session, edit_1=TASK)
     failed = {
         "status": "ERROR",
         "error": {"code": 500, "message": "Image processing failed", "details": "pipeline"},
@@ -297,11 +276,11 @@ async def test_an_error_task_is_forgotten_and_reported(
     with aioresponses() as mock:
         mock.get(STATUS, payload=failed)
         with pytest.raises(ServerError, match="Image processing failed") as caught:
-            await provider.send(session, ENDPOINT, request, hooks=hooks)
+            await perform(provider, request, channel)
         assert len(_calls(mock)) == 1
     assert caught.value.retryable
-    assert hooks.task("edit:1") is None
-    assert hooks.log == ["poll 1", "record edit:1 None"]
+    assert channel.tasks().get("edit:1") is None
+    assert channel.log == ["poll 1", "record edit:1 None"]
 
 
 async def test_a_404_poll_forgets_the_task_and_says_a_retry_pays_again(
@@ -310,15 +289,15 @@ async def test_a_404_poll_forgets_the_task_and_says_a_retry_pays_again(
     """An unknown or expired id cannot be polled again: retryable, maybe billed twice."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks(known=TASK)
+    channel = MemoryChannel(session, edit_1=TASK)
     with aioresponses() as mock:
         mock.get(STATUS, status=404, payload={"error": {"message": "not found", "code": ""}})
         with pytest.raises(BadResponseError, match="submits the edit again") as caught:
-            await provider.send(session, ENDPOINT, request, hooks=hooks)
+            await perform(provider, request, channel)
         assert len(_calls(mock)) == 1
     assert caught.value.retryable
     assert caught.value.ambiguous
-    assert hooks.task("edit:1") is None
+    assert channel.tasks().get("edit:1") is None
 
 
 @pytest.mark.parametrize(
@@ -341,18 +320,18 @@ async def test_transient_poll_failures_keep_the_task(
     retry resumes polling the recorded task."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks(known=TASK)
+    channel = MemoryChannel(session, edit_1=TASK)
     with aioresponses() as mock:
         if exception is not None:
             mock.get(STATUS, exception=exception)
         else:
             mock.get(STATUS, status=status, payload={"error": {"message": "busy", "code": ""}})
         with pytest.raises(expected) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=hooks)
+            await perform(provider, request, channel)
         assert len(_calls(mock)) == 1
     assert caught.value.retryable
     assert not caught.value.ambiguous
-    assert hooks.task("edit:1") == TASK
+    assert channel.tasks().get("edit:1") == TASK
 
 
 async def test_a_submit_without_request_id_is_an_ambiguous_failure(
@@ -361,14 +340,14 @@ async def test_a_submit_without_request_id_is_an_ambiguous_failure(
     """Accepted but unnamed: the task may be running and billed; nothing is recorded."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks()
+    channel = MemoryChannel(session)
     with aioresponses() as mock:
         mock.post(f"{BASE}/bria/image/edit/gen_fill", status=202, payload={"status": "ok"})
         with pytest.raises(BadResponseError) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=hooks)
+            await perform(provider, request, channel)
         assert len(_calls(mock)) == 1
     assert caught.value.ambiguous
-    assert hooks.log == []
+    assert channel.log == []
 
 
 async def test_a_rejected_submit_records_nothing(
@@ -377,7 +356,7 @@ async def test_a_rejected_submit_records_nothing(
     """A 400 at submit is permanent and leaves no task behind."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
-    hooks = RecordingHooks()
+    channel = MemoryChannel(session)
     with aioresponses() as mock:
         mock.post(
             f"{BASE}/bria/image/edit/gen_fill",
@@ -385,52 +364,87 @@ async def test_a_rejected_submit_records_nothing(
             payload={"error": {"message": "mask is required", "code": "invalid_value"}},
         )
         with pytest.raises(InvalidRequestError):
-            await provider.send(session, ENDPOINT, request, hooks=hooks)
+            await perform(provider, request, channel)
         assert len(_calls(mock)) == 1
-    assert hooks.log == []
+    assert channel.log == []
 
 
 @pytest.mark.parametrize(
-    ("answer", "finished", "outcome"),
+    ("document", "outcome"),
     [
-        ({"status": "IN_PROGRESS"}, False, None),
-        ({"status": "UNKNOWN"}, False, None),
-        ({"status": "QUEUED"}, False, None),
-        ({"status": "COMPLETED", "result": {"image_url": "https://t/x.png"}}, True, "image"),
-        ({"status": "COMPLETED", "result": {}}, True, BadResponseError),
-        ({"status": "ERROR", "error": {"code": 500, "message": "failed"}}, True, ServerError),
-        (
-            {"status": "ERROR", "error": {"code": 422, "message": "bad input"}},
-            True,
-            InvalidRequestError,
-        ),
+        ({"status": "IN_PROGRESS"}, Running),
+        ({"status": "UNKNOWN"}, Running),
+        ({"status": "QUEUED"}, Running),
+        ({"status": "COMPLETED", "result": {"image_url": "https://t/x.png", "seed": 5}}, Ready),
+        ({"status": "COMPLETED", "result": {}}, BadResponseError),
+        ({"status": "ERROR", "error": {"code": 500, "message": "failed"}}, ServerError),
+        ({"status": "ERROR", "error": {"code": 422, "message": "bad input"}}, InvalidRequestError),
         (
             {"status": "ERROR", "error": {"code": 500, "message": "Invalid mask dimensions"}},
-            True,
             InvalidRequestError,
         ),
         (
             {"status": "ERROR", "error": {"message": "Blocked by content moderation"}},
-            True,
             ContentPolicyError,
         ),
     ],
 )
-def test_poll_answer_classification(
-    answer: dict[str, Any], finished: bool, outcome: type[ProviderError] | str | None
-) -> None:
-    """Each status means keep polling, an image, or an error with the right retryability."""
-    result = parse_status(json.dumps(answer).encode(), TASK)
-    assert result.finished is finished
-    if outcome == "image":
-        assert result.generation is not None
-        assert result.generation.images[0].url == "https://t/x.png"
-    elif outcome is None:
-        assert result.generation is None
-        assert result.error is None
+def test_poll_answer_classification(document: dict[str, Any], outcome: type[Any]) -> None:
+    """Each status means keep polling, an image, or an ending with the right retryability
+    (refused, not lost: only a 404 loses a task)."""
+    poll = BriaEdit().read_poll(answer(document), TASK, secret=KEY)
+    if outcome is Running:
+        assert poll == Running(document)
+    elif outcome is Ready:
+        assert isinstance(poll, Ready)
+        assert [image.url for image in poll.generation.images] == ["https://t/x.png"]
+        assert poll.generation.request_id == TASK
+        assert poll.generation.extra == {"seed": 5}
     else:
-        assert type(result.error) is outcome
-        assert result.error.retryable is (outcome in (ServerError, BadResponseError))
+        assert isinstance(poll, Ended)
+        assert type(poll.error) is outcome
+        assert poll.error.retryable is (outcome in (ServerError, BadResponseError))
+        assert not poll.lost
+
+
+def test_a_404_poll_is_a_lost_task_and_other_errors_are_raised() -> None:
+    """404: the id is unknown or expired, so the task is lost (it was paid for); any other
+    unsuccessful status is the error it stands for, the task kept; a 200 that is not JSON
+    is a retryable error, the task kept."""
+    provider = BriaEdit()
+    gone = provider.read_poll(answer({"error": {"message": "nf"}}, status=404), TASK, secret=KEY)
+    assert isinstance(gone, Ended)
+    assert gone.lost
+    assert type(gone.error) is BadResponseError
+    with pytest.raises(RateLimitError):
+        provider.read_poll(answer({"error": {"message": "slow"}}, status=429), TASK, secret=KEY)
+    with pytest.raises(BadResponseError, match="not valid JSON"):
+        parse_status(b"<html>", TASK)
+
+
+def test_a_submit_answer_names_its_task() -> None:
+    """202 with a request_id is a task; an error status is refused; a success without an
+    id may be running (and billed) under an id never seen: ambiguous."""
+    provider = BriaEdit()
+    request = BriaEdit().requests_for(_job("bria.edit", action="erase"), 1)[0]
+    reply = answer({"request_id": TASK}, status=202)
+    assert provider.read_answer(reply, request, secret=KEY).task_id == TASK
+    refused = answer({"error": {"message": "blocked by moderation"}}, status=422)
+    with pytest.raises(ContentPolicyError):
+        provider.read_answer(refused, request, secret=KEY)
+    with pytest.raises(BadResponseError) as caught:
+        provider.read_answer(answer({"status": "ok"}, status=202), request, secret=KEY)
+    assert caught.value.ambiguous
+
+
+def test_edit_bodies_carry_the_bytes_they_are_given(tmp_path: Path) -> None:
+    """with_images is pure: the image and the mask go as raw base64 of the bytes given."""
+    job = _edit_job(tmp_path)
+    (request,) = BriaEdit().requests_for(job, 1)
+    document = json.loads(with_images(request.body, request.files, (b"image", b"mask")))
+    assert document["image"] == base64.b64encode(b"image").decode()
+    assert document["mask"] == base64.b64encode(b"mask").decode()
+    assert {name: document[name] for name in request.body} == dict(request.body)
 
 
 def test_task_error_names_the_task_and_the_reason() -> None:

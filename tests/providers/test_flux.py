@@ -1,7 +1,8 @@
 """The Flux provider: the body policy, one step per image, the status table, and resuming
 a recorded task instead of submitting again.
 
-aioresponses stands in for the network; every test asserts how many calls were made,
+Answers are read by the provider's pure readers; where a test sends, it runs the request
+loop with aioresponses standing in for the network and asserts how many calls were made,
 since an unmatched URL would look like a connection error.
 """
 
@@ -14,7 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import API_BASE, API_KEY, PNG, LoggingHooks
+from provider_support import MemoryChannel, answer, input_file
+from support import API_BASE, API_KEY, PNG
 
 from batch_gen.errors import (
     BadResponseError,
@@ -26,19 +28,27 @@ from batch_gen.errors import (
     ServerError,
 )
 from batch_gen.models import InputFile, Job
-from batch_gen.providers.base import Endpoint
-from batch_gen.providers.flux import Flux, image_field, request_body, round_side, size_fields
+from batch_gen.providers.base import Ended, Ready, Running
+from batch_gen.providers.flux import (
+    SPEC,
+    Flux,
+    image_field,
+    read_poll,
+    request_body,
+    round_side,
+    size_fields,
+    submit_task_id,
+)
+from batch_gen.runner.tasks import perform
 
 BASE, KEY = API_BASE, API_KEY
-ENDPOINT = Endpoint(BASE, KEY)
 RESULT = f"{BASE}/flux/v1/get_result?id={{}}"
 SAMPLE = "https://delivery.eu2.bfl.ai/results/{}/sample.jpeg?se=2026&sig=abc"
 
 
-Hooks = LoggingHooks
-
-
-def _job(model: str = "flux-pro-1.1", *, n: int = 1, **request: Any) -> Job:
+def _job(
+    model: str = "flux-pro-1.1", *, n: int = 1, inputs: tuple[InputFile, ...] = (), **request: Any
+) -> Job:
     return Job(
         id="j",
         index=1,
@@ -46,6 +56,7 @@ def _job(model: str = "flux-pro-1.1", *, n: int = 1, **request: Any) -> Job:
         request={"model": model, "n": n, **request},
         api="flux",
         key="k",
+        inputs=inputs,
     )
 
 
@@ -160,7 +171,7 @@ def test_one_step_per_image_and_only_the_missing_ones() -> None:
     assert [r.step for r in requests] == ["submit:2", "submit:3"]
     assert {(r.endpoint, r.images) for r in requests} == {("/flux/v1/flux-dev", 1)}
     assert provider.requests_for(job, 0) == []
-    assert provider.request_count(job, 2) == 2
+    assert SPEC.request_count(job, 2) == 2
 
 
 # --- sending ----------------------------------------------------------------------------
@@ -171,14 +182,14 @@ async def test_submit_records_then_polls_cometapi_until_ready(
 ) -> None:
     """POST /flux/v1/{model}; the id is recorded before the first poll; get_result is
     polled on the API (never polling_url) until Ready; the image is result.sample."""
-    hooks = Hooks()
+    channel = MemoryChannel(session)
     request = Flux().requests_for(_job(size="1024x768", seed=3), 1)[0]
     with aioresponses() as mock:
         mock.post(f"{BASE}/flux/v1/flux-pro-1.1", payload=_accepted("abc-1"))
         mock.get(RESULT.format("abc-1"), payload=_pending("abc-1"))
         mock.get(RESULT.format("abc-1"), payload=_pending("abc-1"))
         mock.get(RESULT.format("abc-1"), payload=_ready("abc-1"))
-        generation = await Flux().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Flux(), request, channel)
         assert _count(mock) == 4
         [submit] = _posts(mock)
     assert submit.kwargs["json"] == {
@@ -188,85 +199,133 @@ async def test_submit_records_then_polls_cometapi_until_ready(
         "seed": 3,
     }
     assert submit.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert hooks.log == ["record submit abc-1", "poll 1", "poll 2", "poll 3"]
-    assert hooks.tasks == {"submit": "abc-1"}
+    assert channel.log == ["record submit abc-1", "poll 1", "poll 2", "poll 3"]
+    assert channel.tasks() == {"submit": "abc-1"}
     assert [image.url for image in generation.images] == [SAMPLE.format("abc-1")]
-    assert generation.extra["seed"] == 4041919005
+    assert generation.request_id == "abc-1"
+    assert generation.extra == {
+        "task_id": "abc-1",
+        "step": "submit",
+        "seed": 4041919005,
+        "duration": 7.2,
+    }
 
 
 async def test_a_recorded_task_is_polled_without_a_submit(session: aiohttp.ClientSession) -> None:
     """Resuming after a crash: the recorded task of the step is polled, not paid again."""
-    hooks = Hooks(submit_2="t2")
+    channel = MemoryChannel(session, submit_2="t2")
     request = Flux().requests_for(_job(n=2), 1)[0]
     assert request.step == "submit:2"
     with aioresponses() as mock:
         mock.get(RESULT.format("t2"), payload=_ready("t2"))
-        generation = await Flux().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Flux(), request, channel)
         assert _count(mock) == 1
     assert generation.images[0].url == SAMPLE.format("t2")
-    assert hooks.log == ["poll 1"]
+    assert channel.log == ["poll 1"]
 
 
-@pytest.mark.parametrize(
-    ("answer", "error", "retryable"),
-    [
-        ({"status": "Error", "result": None, "details": "GPU fault"}, ServerError, True),
-        (
-            {"status": "Request Moderated", "result": None, "details": {"reasons": ["x"]}},
-            ContentPolicyError,
-            False,
-        ),
-        (
-            {"status": "Content Moderated", "result": None, "details": {"reasons": ["y"]}},
-            ContentPolicyError,
-            False,
-        ),
-        ({"status": "Task not found"}, BadResponseError, True),
-    ],
-)
+_ENDINGS = [
+    ({"status": "Error", "result": None, "details": "GPU fault"}, ServerError, True, False),
+    (
+        {"status": "Request Moderated", "result": None, "details": {"reasons": ["x"]}},
+        ContentPolicyError,
+        False,
+        False,
+    ),
+    (
+        {"status": "Content Moderated", "result": None, "details": {"reasons": ["y"]}},
+        ContentPolicyError,
+        False,
+        False,
+    ),
+    ({"status": "Task not found"}, BadResponseError, True, True),
+]
+
+
+@pytest.mark.parametrize(("document", "error", "retryable", "lost"), _ENDINGS)
+def test_the_status_table(
+    document: dict[str, Any], error: type[ProviderError], retryable: bool, lost: bool
+) -> None:
+    """Error (retryable), moderation (permanent, with details) end the task as refused;
+    Task not found ends it as lost (expired: it was paid for)."""
+    poll = read_poll(answer({"id": "t1", **document}), "t1", secret=KEY)
+    assert isinstance(poll, Ended)
+    assert type(poll.error) is error
+    assert poll.error.retryable is retryable
+    assert poll.lost is lost
+    if error is ContentPolicyError:
+        assert "reasons" in poll.error.message
+
+
+def test_ready_pending_and_unknown_statuses() -> None:
+    """Ready carries the sample, its seed and duration; Pending and statuses this client
+    does not know are still running."""
+    ready = read_poll(answer(_ready("t1")), "t1", secret=KEY)
+    assert isinstance(ready, Ready)
+    assert [image.url for image in ready.generation.images] == [SAMPLE.format("t1")]
+    assert ready.generation.request_id == "t1"
+    assert ready.generation.extra == {"seed": 4041919005, "duration": 7.2}  # the loop adds the task
+    for status in ("Pending", "Processing"):
+        document = {"id": "t1", "status": status}
+        assert read_poll(answer(document), "t1", secret=KEY) == Running(document)
+
+
+def test_submit_answers() -> None:
+    """The task id (a number becomes a string); 402 is an exhausted quota; a 200 without
+    an id may have started a paid task: ambiguous."""
+    assert submit_task_id(answer({"id": 42}), secret=KEY) == "42"
+    assert submit_task_id(answer(_accepted("abc")), secret=KEY) == "abc"
+    with pytest.raises(QuotaExhaustedError):
+        submit_task_id(answer({"detail": "no credits"}, status=402), secret=KEY)
+    with pytest.raises(BadResponseError) as caught:
+        submit_task_id(answer({"id": ""}), secret=KEY)
+    assert caught.value.ambiguous
+
+
+@pytest.mark.parametrize(("document", "error", "retryable", "lost"), _ENDINGS)
 async def test_a_task_that_ends_without_an_image_is_forgotten(
     session: aiohttp.ClientSession,
-    answer: dict[str, Any],
+    document: dict[str, Any],
     error: type[ProviderError],
     retryable: bool,
+    lost: bool,
 ) -> None:
-    """Error (retryable), moderation (permanent, with details) and Task not found
-    (retryable: expired) forget the task, so a later try submits again."""
-    hooks = Hooks(submit="t1")
+    """An ended task is forgotten, so a later try submits again; the new task is maybe
+    billed twice (ambiguous) only when the old one was lost rather than refused."""
+    channel = MemoryChannel(session, submit="t1")
     request = Flux().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
-        mock.get(RESULT.format("t1"), payload={"id": "t1", **answer})
+        mock.get(RESULT.format("t1"), payload={"id": "t1", **document})
         with pytest.raises(error) as caught:
-            await Flux().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Flux(), request, channel)
         assert _count(mock) == 1
     assert caught.value.retryable is retryable
-    assert not caught.value.ambiguous
-    assert hooks.tasks == {}
-    if error is ContentPolicyError:
-        assert "reasons" in caught.value.message
+    assert caught.value.ambiguous is lost
+    assert channel.tasks() == {}
+    assert channel.log == ["poll 1", "record submit None"]
 
 
 async def test_unknown_statuses_keep_polling(session: aiohttp.ClientSession) -> None:
     """A status this client does not know is treated as still running."""
-    hooks = Hooks(submit="t1")
+    channel = MemoryChannel(session, submit="t1")
     request = Flux().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(RESULT.format("t1"), payload={"id": "t1", "status": "Processing"})
         mock.get(RESULT.format("t1"), payload=_ready("t1"))
-        await Flux().send(session, ENDPOINT, request, hooks=hooks)
+        await perform(Flux(), request, channel)
         assert _count(mock) == 2
 
 
 async def test_ready_without_a_sample_keeps_the_task(session: aiohttp.ClientSession) -> None:
     """Ready with no result.sample is retryable and keeps the task for the retry."""
-    hooks = Hooks(submit="t1")
+    channel = MemoryChannel(session, submit="t1")
     request = Flux().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(RESULT.format("t1"), payload={"id": "t1", "status": "Ready", "result": {}})
         with pytest.raises(BadResponseError):
-            await Flux().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Flux(), request, channel)
         assert _count(mock) == 1
-    assert hooks.tasks == {"submit": "t1"}
+    assert channel.tasks() == {"submit": "t1"}
 
 
 @pytest.mark.parametrize("status", [500, 503, 524])
@@ -275,22 +334,22 @@ async def test_a_failed_poll_keeps_the_task_and_is_not_ambiguous(
 ) -> None:
     """A 5xx while polling is retryable and not ambiguous (polls are free); the retry
     polls the same task."""
-    hooks = Hooks(submit="t1")
+    channel = MemoryChannel(session, submit="t1")
     request = Flux().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(RESULT.format("t1"), status=status, body="<html>timeout</html>")
         with pytest.raises(ServerError) as caught:
-            await Flux().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Flux(), request, channel)
         mock.get(RESULT.format("t1"), payload=_ready("t1"))
-        await Flux().send(session, ENDPOINT, request, hooks=hooks)
+        await perform(Flux(), request, channel)
         assert _count(mock) == 2
     assert caught.value.retryable
     assert not caught.value.ambiguous
-    assert hooks.tasks == {"submit": "t1"}
+    assert channel.tasks() == {"submit": "t1"}
 
 
 @pytest.mark.parametrize(
-    ("status", "answer", "error"),
+    ("status", "document", "error"),
     [
         (402, {"detail": "Insufficient credits"}, QuotaExhaustedError),
         (422, {"error": {"message": "width: multiple of 32", "code": "invalid_value"}}, None),
@@ -302,20 +361,20 @@ async def test_a_failed_poll_keeps_the_task_and_is_not_ambiguous(
 async def test_refused_submits_record_nothing(
     session: aiohttp.ClientSession,
     status: int,
-    answer: dict[str, Any],
+    document: dict[str, Any],
     error: type[ProviderError] | None,
 ) -> None:
     """No task was created: nothing recorded, nothing polled. 402 aborts the run (no
     credits); 422 is permanent; 429/5xx retryable; a 200 without an id is ambiguous."""
-    hooks = Hooks()
+    channel = MemoryChannel(session)
     request = Flux().requests_for(_job(), 1)[0]
     expected = error or InvalidRequestError
     with aioresponses() as mock:
-        mock.post(f"{BASE}/flux/v1/flux-pro-1.1", status=status, payload=answer)
+        mock.post(f"{BASE}/flux/v1/flux-pro-1.1", status=status, payload=document)
         with pytest.raises(expected) as caught:
-            await Flux().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Flux(), request, channel)
         assert _count(mock) == 1
-    assert hooks.log == []
+    assert channel.log == []
     assert caught.value.ambiguous is (expected is BadResponseError)
 
 
@@ -323,25 +382,32 @@ async def test_an_input_image_goes_inline_in_the_models_field(
     session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     """Kontext reads its input image from ``input_image``, as plain base64."""
-    path = tmp_path / "ref.png"
-    path.write_bytes(PNG)
-    job = Job(
-        id="j",
-        index=1,
-        prompt="make it night",
-        request={"model": "flux-kontext-pro", "n": 1},
-        api="flux",
-        key="k",
-        inputs=(InputFile("image", path, "0" * 64, len(PNG), "png"),),
-    )
-    request = Flux().requests_for(job, 1)[0]
+    reference = input_file(tmp_path, "ref.png", PNG)
+    request = Flux().requests_for(_job("flux-kontext-pro", inputs=(reference,)), 1)[0]
     with aioresponses() as mock:
         mock.post(f"{BASE}/flux/v1/flux-kontext-pro", payload=_accepted("k1"))
         mock.get(RESULT.format("k1"), payload=_ready("k1"))
-        await Flux().send(session, ENDPOINT, request, hooks=Hooks())
+        await perform(Flux(), request, MemoryChannel(session))
         assert _count(mock) == 2
         [submit] = _posts(mock)
     assert submit.kwargs["json"]["input_image"] == base64.b64encode(PNG).decode()
+
+
+async def test_an_input_changed_since_the_manifest_is_refused_before_sending(
+    session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The input is read through the checked reader: a file edited after the manifest was
+    read would be paid under the old key, so nothing is sent and nothing recorded."""
+    reference = input_file(tmp_path, "ref.png", PNG)
+    request = Flux().requests_for(_job("flux-kontext-pro", inputs=(reference,)), 1)[0]
+    reference.path.write_bytes(PNG + b"edited")
+    channel = MemoryChannel(session)
+    with aioresponses() as mock:
+        mock.post(f"{BASE}/flux/v1/flux-kontext-pro", payload=_accepted("k1"))
+        with pytest.raises(InvalidRequestError, match=r"ref\.png changed since the manifest"):
+            await perform(Flux(), request, channel)
+        assert _count(mock) == 0
+    assert channel.log == []
 
 
 async def test_a_poll_answer_without_status_is_retried_not_polled_forever(
@@ -349,12 +415,12 @@ async def test_a_poll_answer_without_status_is_retried_not_polled_forever(
 ) -> None:
     """A 200 without ``status`` (an error envelope) raises a retryable error at once and
     keeps the task, instead of being polled as "running" until the task deadline."""
-    hooks = Hooks(submit="t1")
+    channel = MemoryChannel(session, submit="t1")
     request = Flux().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(RESULT.format("t1"), payload={"error": {"message": "busy", "code": ""}})
         with pytest.raises(BadResponseError, match="busy") as caught:
-            await Flux().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Flux(), request, channel)
         assert _count(mock) == 1
     assert caught.value.retryable
-    assert hooks.tasks == {"submit": "t1"}
+    assert channel.tasks() == {"submit": "t1"}

@@ -1,13 +1,13 @@
 """The Gemini provider: body building, the wire shape, and answer/error classification.
 
-aioresponses stands in for the network; every test that sends asserts how many calls were
-made, since an unmatched URL would look like a connection error.
+Answers are read by the provider's pure readers; where a test sends, it runs the request
+loop with aioresponses standing in for the network and asserts how many calls were made,
+since an unmatched URL would look like a connection error.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 from PIL import Image
+from provider_support import MemoryChannel, answer, input_file
 from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli, sent
 
 from batch_gen.errors import (
@@ -30,21 +31,20 @@ from batch_gen.errors import (
 )
 from batch_gen.models import InputFile, Job
 from batch_gen.providers import provider_for
-from batch_gen.providers.base import Endpoint, NoTasks, inline_bytes
+from batch_gen.providers.base import inline_bytes
 from batch_gen.providers.gemini import (
+    SPEC,
     Gemini,
-    closest_ratio,
+    encode_request,
     generate_content_body,
     parse_answer,
-    size_config,
 )
+from batch_gen.runner.tasks import perform
 from batch_gen.usage import token_totals
 
-BASE = API_BASE
 MODEL = "gemini-3.1-flash-image-preview"
-URL = f"{BASE}/v1beta/models/{MODEL}:generateContent"
+URL = f"{API_BASE}/v1beta/models/{MODEL}:generateContent"
 KEY = API_KEY
-ENDPOINT = Endpoint(BASE, KEY)
 B64 = base64.b64encode(PNG).decode()
 DRAFT = base64.b64encode(b"draft image").decode()
 
@@ -80,37 +80,6 @@ def _answer(*parts: dict[str, Any], finish: str = "STOP") -> dict[str, Any]:
 def test_the_registry_serves_the_gemini_route() -> None:
     """provider_for("gemini") is this provider."""
     assert isinstance(provider_for("gemini"), Gemini)
-
-
-@pytest.mark.parametrize(
-    ("size", "expected"),
-    [
-        ("1024x1024", {"aspectRatio": "1:1", "imageSize": "1K"}),
-        ("1536x1024", {"aspectRatio": "3:2", "imageSize": "2K"}),
-        ("1024x1536", {"aspectRatio": "2:3", "imageSize": "2K"}),
-        ("1920x1080", {"aspectRatio": "16:9", "imageSize": "2K"}),
-        ("2560x1080", {"aspectRatio": "21:9", "imageSize": "4K"}),
-        ("512 X 512", {"aspectRatio": "1:1", "imageSize": "1K"}),
-        ("1000x1100", {"aspectRatio": "1:1", "imageSize": "2K"}),
-        ("4096x4096", {"aspectRatio": "1:1", "imageSize": "4K"}),
-        ("8000x8000", {"aspectRatio": "1:1", "imageSize": "4K"}),
-        ("2k", {"imageSize": "2K"}),
-        ("16:9", {"aspectRatio": "16:9"}),
-        ("2:1", {"aspectRatio": "16:9"}),
-        ("auto", {}),
-        ("huge", {"imageSize": "huge"}),
-    ],
-)
-def test_size_becomes_image_config(size: str, expected: dict[str, str]) -> None:
-    """WxH → the closest aspect ratio and the smallest tier covering the long side."""
-    assert size_config(size) == expected
-
-
-def test_closest_ratio_is_symmetric_on_a_log_scale() -> None:
-    """2:1 and 1:2 are as far from 1:1; ties go to the earlier choice."""
-    assert closest_ratio(2, 1, ("1:1", "4:1")) == "1:1"
-    assert closest_ratio(1, 2, ("1:1", "1:4")) == "1:1"
-    assert closest_ratio(1080, 1920) == "9:16"
 
 
 def test_body_maps_fields_into_generation_config_and_top_level() -> None:
@@ -155,15 +124,13 @@ def test_one_request_per_image() -> None:
     requests = provider.requests_for(_job(n=3), 3)
     assert [request.images for request in requests] == [1, 1, 1]
     assert {request.endpoint for request in requests} == {f"/v1beta/models/{MODEL}:generateContent"}
-    assert provider.request_count(_job(n=3), 2) == 2
+    assert SPEC.request_count(_job(n=3), 2) == 2
     assert provider.requests_for(_job(), 0) == []
 
 
 async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_path: Path) -> None:
     """One POST with x-goog-api-key (no Authorization) and the input as inline_data."""
-    path = tmp_path / "ref.png"
-    path.write_bytes(PNG)
-    reference = InputFile("image", path, hashlib.sha256(PNG).hexdigest(), len(PNG), "png")
+    reference = input_file(tmp_path, "ref.png", PNG)
     provider = Gemini()
     (request,) = provider.requests_for(_job(inputs=(reference,), size="1024x1024"), 1)
     answer = _answer(
@@ -171,7 +138,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_pat
     )
     with aioresponses() as mock:
         mock.post(URL, payload=answer)
-        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+        generation = await perform(provider, request, MemoryChannel(session))
         (call,) = sent(mock)
     headers = call.kwargs["headers"]
     assert headers["x-goog-api-key"] == KEY
@@ -198,6 +165,21 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_pat
         "output_tokens": 1302,
         "total_tokens": 1493,
     }
+
+
+def test_the_body_inlines_the_bytes_it_is_given(tmp_path: Path) -> None:
+    """encode_request is pure: each file's bytes, as given, follow the prompt as base64
+    with the MIME type of the format sniffed from the manifest; no file, no change."""
+    jpeg = b"\xff\xd8\xff\xe0not-read-again"
+    reference = input_file(tmp_path, "ref.jpg", jpeg)
+    reference.path.unlink()
+    body = generate_content_body(_job())
+    document = json.loads(encode_request(body, (reference,), (jpeg,)))
+    assert document["contents"][0]["parts"] == [
+        {"text": "a red kite"},
+        {"inline_data": {"mime_type": "image/jpeg", "data": base64.b64encode(jpeg).decode()}},
+    ]
+    assert json.loads(encode_request(body, (), ())) == body
 
 
 def test_thought_images_are_skipped_and_the_last_image_wins() -> None:
@@ -229,7 +211,7 @@ def _blocked(reason: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("answer", "expected", "reason"),
+    ("document", "expected", "reason"),
     [
         (_blocked("SAFETY"), ContentPolicyError, "SAFETY"),
         (_blocked("PROHIBITED_CONTENT"), ContentPolicyError, "PROHIBITED_CONTENT"),
@@ -253,11 +235,11 @@ def _blocked(reason: str) -> dict[str, Any]:
     ],
 )
 def test_200_without_an_image_is_classified_by_its_reason(
-    answer: dict[str, Any], expected: type[ProviderError], reason: str | None
+    document: dict[str, Any], expected: type[ProviderError], reason: str | None
 ) -> None:
     """Safety reasons are permanent refusals naming the reason; the rest are retried."""
     with pytest.raises(expected) as caught:
-        parse_answer(json.dumps(answer).encode())
+        parse_answer(json.dumps(document).encode())
     assert type(caught.value) is expected
     assert caught.value.retryable is (expected is BadResponseError)
     if reason is not None:
@@ -303,8 +285,7 @@ def _google(code: int, status: str, message: str) -> dict[str, Any]:
         ),
     ],
 )
-async def test_error_classification(
-    session: aiohttp.ClientSession,
+def test_error_classification(
     status: int,
     body: dict[str, Any],
     expected: type[ProviderError],
@@ -313,11 +294,8 @@ async def test_error_classification(
     """Google-style and CometAPI error bodies map to the error tree."""
     provider = Gemini()
     (request,) = provider.requests_for(_job(), 1)
-    with aioresponses() as mock:
-        mock.post(URL, status=status, payload=body)
-        with pytest.raises(expected) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(sent(mock)) == 1
+    with pytest.raises(expected) as caught:
+        provider.read_answer(answer(body, status=status), request, secret=KEY)
     assert type(caught.value) is expected
     assert caught.value.retryable is retryable
     assert caught.value.status == status

@@ -1,7 +1,8 @@
 """The Midjourney provider: steps, request shapes, the submit code table, task statuses,
 and resuming a recorded task instead of submitting again.
 
-aioresponses stands in for the network; every test asserts how many calls were made,
+Answers are read by the provider's pure readers; where a test sends, it runs the request
+loop with aioresponses standing in for the network and asserts how many calls were made,
 since an unmatched URL would look like a connection error.
 """
 
@@ -14,7 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
-from support import API_BASE, API_KEY, PNG, LoggingHooks
+from provider_support import MemoryChannel, answer, input_file
+from support import API_BASE, API_KEY, PNG
 
 from batch_gen.errors import (
     BadResponseError,
@@ -26,28 +28,31 @@ from batch_gen.errors import (
     ServerError,
 )
 from batch_gen.models import InputFile, Job
-from batch_gen.providers.base import ApiRequest, Endpoint
+from batch_gen.providers.base import Ended, Ready, Running
 from batch_gen.providers.midjourney import (
+    SPEC,
     Midjourney,
     aspect_ratio,
     bot_type,
     prompt_with_flags,
-    read_task,
     speed_prefix,
-    submit_task_id,
     upscale_custom_id,
 )
+from batch_gen.providers.midjourney_answers import read_fetch, read_task, submit_task_id
+from batch_gen.runner.tasks import perform
 
 BASE, KEY = API_BASE, API_KEY
-ENDPOINT = Endpoint(BASE, KEY)
 FETCH = f"{BASE}/mj/task/{{}}/fetch"
 IMAGE = "https://api.cometapi.com/mj/image/{}"
 
 
-Hooks = LoggingHooks
-
-
-def _job(model: str = "mj-fast", *, upscale: list[int] | None = None, **request: Any) -> Job:
+def _job(
+    model: str = "mj-fast",
+    *,
+    upscale: list[int] | None = None,
+    inputs: tuple[InputFile, ...] = (),
+    **request: Any,
+) -> Job:
     fields: dict[str, Any] = {"model": model, "n": 1, **request}
     if upscale is not None:
         fields["upscale"] = upscale
@@ -58,6 +63,7 @@ def _job(model: str = "mj-fast", *, upscale: list[int] | None = None, **request:
         request=fields,
         api="midjourney",
         key="k",
+        inputs=inputs,
         images=1 + len(upscale or []),
     )
 
@@ -181,7 +187,7 @@ def test_requests_are_imagine_then_upscales_and_only_the_missing_tail() -> None:
     assert [r.step for r in provider.requests_for(job, 2)] == ["upscale:1", "upscale:3"]
     assert [r.step for r in provider.requests_for(job, 1)] == ["upscale:3"]
     assert provider.requests_for(job, 0) == []
-    assert [provider.request_count(job, k) for k in (0, 1, 2, 3)] == [0, 1, 2, 3]
+    assert [SPEC.request_count(job, k) for k in (0, 1, 2, 3)] == [0, 1, 2, 3]
     assert [r.step for r in provider.requests_for(_job(), 1)] == ["imagine"]
 
 
@@ -193,7 +199,7 @@ def _mj(code: Any, description: str = "", **more: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("status", "answer", "expected"),
+    ("status", "document", "expected"),
     [
         (200, _mj(1, "提交成功", result="1773314942177684"), "1773314942177684"),
         (200, _mj(1, result=1773314942177684), "1773314942177684"),  # old docs: a number
@@ -217,18 +223,16 @@ def _mj(code: Any, description: str = "", **more: Any) -> dict[str, Any]:
     ],
 )
 def test_submit_answers_follow_the_code_table(
-    status: int, answer: Any, expected: str | type[ProviderError]
+    status: int, document: Any, expected: str | type[ProviderError]
 ) -> None:
     """Branch on ``code``: 1/21/22 give a task id (always a string), 23 backs off, 24 is a
     permanent policy refusal, 3/4 are permanent, other codes are retryable."""
-    import json
-
-    body = json.dumps(answer).encode()
+    reply = answer(document, status=status)
     if isinstance(expected, str):
-        assert submit_task_id(status, {}, body, secret=KEY, what="imagine") == expected
+        assert submit_task_id(reply, secret=KEY, what="imagine") == expected
         return
     with pytest.raises(expected) as caught:
-        submit_task_id(status, {}, body, secret=KEY, what="imagine")
+        submit_task_id(reply, secret=KEY, what="imagine")
     error = caught.value
     assert error.retryable is (expected in (RateLimitError, ServerError, BadResponseError))
     if expected is BadResponseError:
@@ -237,9 +241,9 @@ def test_submit_answers_follow_the_code_table(
 
 def test_a_banned_prompt_names_the_banned_word() -> None:
     """Code 24's message carries the banned word from ``properties``."""
-    body = b'{"code":24,"description":"banned","properties":{"bannedWord":"forbidden"}}'
+    document = {"code": 24, "description": "banned", "properties": {"bannedWord": "forbidden"}}
     with pytest.raises(ContentPolicyError, match="banned word: forbidden"):
-        submit_task_id(200, {}, body, secret=None, what="imagine")
+        submit_task_id(answer(document), secret=None, what="imagine")
 
 
 def _failed(reason: str | None) -> dict[str, Any]:
@@ -270,14 +274,19 @@ def _failed(reason: str | None) -> dict[str, Any]:
 def test_task_statuses_follow_the_table(task: dict[str, Any], outcome: Any) -> None:
     """Unknown statuses keep polling; SUCCESS gives imageUrl; FAILURE is classified by its
     failReason; MODAL needs input a batch can't give (permanent); CANCEL is retryable."""
-    view = read_task(task, "1")
+    poll = read_task(task, "1")
     if outcome == "running":
-        assert view.running
+        assert poll == Running(task)
     elif outcome == "image":
-        assert view.image_url == IMAGE.format(1)
+        assert isinstance(poll, Ready)
+        assert [image.url for image in poll.generation.images] == [IMAGE.format(1)]
+        assert poll.generation.request_id == "1"
+        assert poll.task == task  # the buttons an upscale presses
     else:
-        assert isinstance(view.ended, outcome)
-        assert view.ended.retryable is (outcome is ServerError)
+        assert isinstance(poll, Ended)
+        assert isinstance(poll.error, outcome)
+        assert poll.error.retryable is (outcome is ServerError)
+        assert not poll.lost
 
 
 def test_success_without_image_url_is_retryable_and_keeps_the_task() -> None:
@@ -285,6 +294,22 @@ def test_success_without_image_url_is_retryable_and_keeps_the_task() -> None:
     with pytest.raises(BadResponseError) as caught:
         read_task(_task("1", "SUCCESS"), "1")
     assert caught.value.retryable
+
+
+def test_fetch_answers() -> None:
+    """``task_no_found`` (new-api's HTTP 400, or a 200) loses the task; another error
+    status is the error it stands for, and a 200 that is not a task is retryable (both
+    keep the task); a task is read by the status table."""
+    for status in (400, 200):
+        gone = read_fetch(answer(_mj(4, "task_no_found"), status=status), "9", secret=KEY)
+        assert isinstance(gone, Ended)
+        assert gone.lost
+        assert type(gone.error) is BadResponseError
+    with pytest.raises(ServerError):
+        read_fetch(answer(body="upstream trouble", status=502), "9", secret=KEY)
+    with pytest.raises(BadResponseError, match="not a task"):
+        read_fetch(answer(_mj(9, "system busy")), "9", secret=KEY)
+    assert isinstance(read_fetch(answer(_done("9")), "9", secret=KEY), Ready)
 
 
 def test_upscale_button_is_found_by_label_or_custom_id() -> None:
@@ -313,7 +338,7 @@ async def test_imagine_submits_records_then_polls_until_success(
 ) -> None:
     """The submit goes to the speed's prefix; the task id is recorded before the first
     poll; polling stops at SUCCESS and the grid is ``imageUrl``."""
-    hooks = Hooks()
+    channel = MemoryChannel(session)
     request = Midjourney().requests_for(_job(model, size="1792x1024"), 1)[0]
     with aioresponses() as mock:
         mock.post(BASE + path, payload=_submitted(1773314942177684))
@@ -321,7 +346,7 @@ async def test_imagine_submits_records_then_polls_until_success(
         mock.get(url, payload=_task("1773314942177684", "SUBMITTED"))
         mock.get(url, payload=_task("1773314942177684", "IN_PROGRESS", progress="40%"))
         mock.get(url, payload=_done("1773314942177684"))
-        generation = await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Midjourney(), request, channel)
         assert _count(mock) == 4
         [submit] = _calls(mock, "POST", BASE + path)
     assert submit.kwargs["json"] == {
@@ -329,10 +354,11 @@ async def test_imagine_submits_records_then_polls_until_success(
         "botType": "MID_JOURNEY",
     }
     assert submit.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert hooks.log == ["record imagine 1773314942177684", "poll 1", "poll 2", "poll 3"]
-    assert hooks.tasks == {"imagine": "1773314942177684"}  # kept: the upscales need it
+    assert channel.log == ["record imagine 1773314942177684", "poll 1", "poll 2", "poll 3"]
+    assert channel.tasks() == {"imagine": "1773314942177684"}  # kept: the upscales need it
     assert [image.url for image in generation.images] == [IMAGE.format("1773314942177684")]
     assert generation.request_id == "1773314942177684"
+    assert generation.extra == {"task_id": "1773314942177684", "step": "imagine"}
 
 
 @pytest.mark.parametrize("code", [21, 22])
@@ -340,15 +366,15 @@ async def test_already_exists_and_queued_are_polled_like_a_submit(
     session: aiohttp.ClientSession, code: int
 ) -> None:
     """Codes 21 and 22 carry a task to poll, like code 1."""
-    hooks = Hooks()
+    channel = MemoryChannel(session)
     request = Midjourney().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("7", code))
         mock.get(FETCH.format(7), payload=_done("7"))
-        generation = await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Midjourney(), request, channel)
         assert _count(mock) == 2
     assert generation.images[0].url == IMAGE.format(7)
-    assert hooks.tasks == {"imagine": "7"}
+    assert channel.tasks() == {"imagine": "7"}
 
 
 @pytest.mark.parametrize(
@@ -358,7 +384,7 @@ async def test_refused_submits_record_nothing_and_poll_nothing(
     session: aiohttp.ClientSession, code: int, error: type[ProviderError]
 ) -> None:
     """A refused submit created no task: nothing is recorded and nothing polled."""
-    hooks = Hooks()
+    channel = MemoryChannel(session)
     request = Midjourney().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.post(
@@ -367,24 +393,24 @@ async def test_refused_submits_record_nothing_and_poll_nothing(
             status=400 if code == 4 else 200,
         )
         with pytest.raises(error):
-            await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Midjourney(), request, channel)
         assert _count(mock) == 1
-    assert hooks.log == []
+    assert channel.log == []
 
 
 async def test_a_recorded_imagine_task_is_polled_without_a_submit(
     session: aiohttp.ClientSession,
 ) -> None:
     """Resuming after a crash: the recorded task is polled, never submitted again."""
-    hooks = Hooks(imagine="555")
+    channel = MemoryChannel(session, imagine="555")
     request = Midjourney().requests_for(_job(upscale=[2]), 2)[0]
     with aioresponses() as mock:
         mock.get(FETCH.format(555), payload=_task("555", "IN_PROGRESS"))
         mock.get(FETCH.format(555), payload=_done("555"))
-        generation = await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Midjourney(), request, channel)
         assert _count(mock) == 2
     assert generation.images[0].url == IMAGE.format(555)
-    assert hooks.log == ["poll 1", "poll 2"]
+    assert channel.log == ["poll 1", "poll 2"]
 
 
 async def test_a_failed_task_is_forgotten_so_the_retry_submits_again(
@@ -392,21 +418,21 @@ async def test_a_failed_task_is_forgotten_so_the_retry_submits_again(
 ) -> None:
     """FAILURE forgets the task and raises a retryable error carrying failReason; the
     retry submits a new task."""
-    hooks = Hooks()
+    channel = MemoryChannel(session)
     provider = Midjourney()
     request = provider.requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("1"))
         mock.get(FETCH.format(1), payload=_task("1", "FAILURE", failReason="Job failed"))
         with pytest.raises(ServerError, match="Job failed") as caught:
-            await provider.send(session, ENDPOINT, request, hooks=hooks)
+            await perform(provider, request, channel)
         assert caught.value.retryable
-        assert hooks.tasks == {}
+        assert channel.tasks() == {}
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("2"))
         mock.get(FETCH.format(2), payload=_done("2"))
-        await provider.send(session, ENDPOINT, request, hooks=hooks)
+        await perform(provider, request, channel)
         assert _count(mock) == 4
-    assert hooks.log == [
+    assert channel.log == [
         "record imagine 1",
         "poll 1",
         "record imagine None",
@@ -418,8 +444,9 @@ async def test_a_failed_task_is_forgotten_so_the_retry_submits_again(
 async def test_a_task_the_gateway_no_longer_knows_is_forgotten(
     session: aiohttp.ClientSession,
 ) -> None:
-    """new-api's HTTP 400 ``task_no_found`` forgets the task: retryable, submit again."""
-    hooks = Hooks(imagine="9")
+    """new-api's HTTP 400 ``task_no_found`` forgets the task: retryable, submit again,
+    and that new task is a possibly billed retry."""
+    channel = MemoryChannel(session, imagine="9")
     request = Midjourney().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(
@@ -428,10 +455,12 @@ async def test_a_task_the_gateway_no_longer_knows_is_forgotten(
             payload={"description": "task_no_found ", "type": "upstream_error", "code": 4},
         )
         with pytest.raises(BadResponseError, match="gone") as caught:
-            await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Midjourney(), request, channel)
         assert _count(mock) == 1
     assert caught.value.retryable
-    assert hooks.tasks == {}
+    assert caught.value.ambiguous  # the lost task was paid for; the next one may be too
+    assert channel.tasks() == {}
+    assert channel.log == ["poll 1", "record imagine None"]
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
@@ -440,19 +469,19 @@ async def test_a_poll_that_fails_keeps_the_task_and_is_not_ambiguous(
 ) -> None:
     """A 5xx while polling is retryable, keeps the task (the retry polls it again) and is
     not ambiguous: a poll is never billed."""
-    hooks = Hooks(imagine="3")
+    channel = MemoryChannel(session, imagine="3")
     request = Midjourney().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(FETCH.format(3), status=status, body="upstream trouble")
         with pytest.raises(ServerError) as caught:
-            await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Midjourney(), request, channel)
         mock.get(FETCH.format(3), payload=_done("3"))
-        generation = await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Midjourney(), request, channel)
         assert _count(mock) == 2
     assert caught.value.retryable
     assert not caught.value.ambiguous
     assert generation.images[0].url == IMAGE.format(3)
-    assert hooks.tasks == {"imagine": "3"}
+    assert channel.tasks() == {"imagine": "3"}
 
 
 async def test_upscales_press_the_button_of_the_latest_fetch(
@@ -460,7 +489,7 @@ async def test_upscales_press_the_button_of_the_latest_fetch(
 ) -> None:
     """Each upscale fetches the grid again and sends the customId of *that* fetch (they
     change on every read), records the new task before polling, and returns one image."""
-    hooks = Hooks(imagine="100")
+    channel = MemoryChannel(session, imagine="100")
     provider = Midjourney()
     job = _job("mj-relax", upscale=[1, 3])
     action = f"{BASE}/mj-relax/mj/submit/action"
@@ -469,14 +498,12 @@ async def test_upscales_press_the_button_of_the_latest_fetch(
         mock.post(action, payload=_submitted("201"))
         mock.get(FETCH.format(201), payload=_task("201", "IN_PROGRESS"))
         mock.get(FETCH.format(201), payload=_done("201"))
-        one = await provider.send(session, ENDPOINT, provider.requests_for(job, 2)[0], hooks=hooks)
+        one = await perform(provider, provider.requests_for(job, 2)[0], channel)
 
         mock.get(FETCH.format(100), payload=_done("100", tag="second-read"))
         mock.post(action, payload=_submitted("203"))
         mock.get(FETCH.format(203), payload=_done("203"))
-        three = await provider.send(
-            session, ENDPOINT, provider.requests_for(job, 1)[0], hooks=hooks
-        )
+        three = await perform(provider, provider.requests_for(job, 1)[0], channel)
         assert _count(mock) == 7
         bodies = [call.kwargs["json"] for call in _calls(mock, "POST", action)]
     assert bodies == [
@@ -484,25 +511,47 @@ async def test_upscales_press_the_button_of_the_latest_fetch(
         {"taskId": "100", "customId": "MJ::JOB::upsample::3::second-read"},
     ]
     assert [one.images[0].url, three.images[0].url] == [IMAGE.format(201), IMAGE.format(203)]
-    assert hooks.log == [
+    assert (one.request_id, one.extra) == ("201", {"task_id": "201", "step": "upscale:1"})
+    assert channel.log == [
         "record upscale:1 201",
         "poll 1",
         "poll 2",
         "record upscale:3 203",
         "poll 1",
     ]
-    assert hooks.tasks == {"imagine": "100", "upscale:1": "201", "upscale:3": "203"}
+    assert channel.tasks() == {"imagine": "100", "upscale:1": "201", "upscale:3": "203"}
+
+
+async def test_an_upscale_sends_each_call_in_its_own_slot(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The grid fetch, the action and each poll are separate sends through the channel,
+    so each takes its own rate-limit slot in a run: fetch grid, submit action, poll."""
+    channel = MemoryChannel(session, imagine="100")
+    provider = Midjourney()
+    (request,) = provider.requests_for(_job(upscale=[2]), 1)
+    with aioresponses() as mock:
+        mock.get(FETCH.format(100), payload=_done("100"))
+        mock.post(f"{BASE}/mj-fast/mj/submit/action", payload=_submitted("202"))
+        mock.get(FETCH.format(202), payload=_done("202"))
+        await perform(provider, request, channel)
+        assert _count(mock) == 3
+    assert [(call.method, call.path) for call in channel.calls] == [
+        ("GET", "/mj/task/100/fetch"),
+        ("POST", "/mj-fast/mj/submit/action"),
+        ("GET", "/mj/task/202/fetch"),
+    ]
 
 
 async def test_a_recorded_upscale_task_is_polled_without_an_action(
     session: aiohttp.ClientSession,
 ) -> None:
     """Resuming an upscale: its recorded task is polled; no grid fetch, no action."""
-    hooks = Hooks(imagine="100", upscale_3="303")
+    channel = MemoryChannel(session, imagine="100", upscale_3="303")
     request = Midjourney().requests_for(_job(upscale=[3]), 1)[0]
     with aioresponses() as mock:
         mock.get(FETCH.format(303), payload=_done("303"))
-        generation = await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+        generation = await perform(Midjourney(), request, channel)
         assert _count(mock) == 1
     assert generation.images[0].url == IMAGE.format(303)
 
@@ -514,7 +563,7 @@ async def test_an_upscale_without_a_grid_task_fails_permanently_without_sending(
     request = Midjourney().requests_for(_job(upscale=[1]), 1)[0]
     with aioresponses() as mock:
         with pytest.raises(InvalidRequestError, match="imagine step must succeed first") as caught:
-            await Midjourney().send(session, ENDPOINT, request, hooks=Hooks())
+            await perform(Midjourney(), request, MemoryChannel(session))
         assert _count(mock) == 0
     assert not caught.value.retryable
 
@@ -523,51 +572,57 @@ async def test_an_upscale_whose_grid_is_gone_says_how_to_start_over(
     session: aiohttp.ClientSession,
 ) -> None:
     """The grid file is saved but its task is unknown: only --force makes a new grid."""
-    hooks = Hooks(imagine="100")
+    channel = MemoryChannel(session, imagine="100")
     request = Midjourney().requests_for(_job(upscale=[1]), 1)[0]
     with aioresponses() as mock:
         mock.get(FETCH.format(100), status=400, payload={"code": 4, "description": "task_no_found"})
         with pytest.raises(InvalidRequestError, match="--force"):
-            await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Midjourney(), request, channel)
         assert _count(mock) == 1
-    assert hooks.tasks == {"imagine": "100"}
+    assert channel.tasks() == {"imagine": "100"}
 
 
 async def test_a_grid_without_the_button_is_retryable(session: aiohttp.ClientSession) -> None:
     """A fetch that lists no U{K} is retried (the next fetch may list it); nothing sent."""
-    hooks = Hooks(imagine="100")
+    channel = MemoryChannel(session, imagine="100")
     request = Midjourney().requests_for(_job(upscale=[2]), 1)[0]
     with aioresponses() as mock:
         mock.get(FETCH.format(100), payload={**_done("100"), "buttons": []})
         with pytest.raises(BadResponseError, match="U2") as caught:
-            await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Midjourney(), request, channel)
         assert _count(mock) == 1
     assert caught.value.retryable
-    assert "upscale:2" not in hooks.tasks
+    assert "upscale:2" not in channel.tasks()
 
 
 async def test_input_images_go_as_data_uris(session: aiohttp.ClientSession, tmp_path: Path) -> None:
     """Reference images are sent inline in ``base64Array`` as data URIs."""
-    path = tmp_path / "ref.png"
-    path.write_bytes(PNG)
-    job = Job(
-        id="j",
-        index=1,
-        prompt="a cat",
-        request={"model": "mj-fast", "n": 1},
-        api="midjourney",
-        key="k",
-        inputs=(InputFile("image", path, "0" * 64, len(PNG), "png"),),
-        images=1,
-    )
-    request: ApiRequest = Midjourney().requests_for(job, 1)[0]
+    reference = input_file(tmp_path, "ref.png", PNG)
+    request = Midjourney().requests_for(_job(inputs=(reference,)), 1)[0]
     with aioresponses() as mock:
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("5"))
         mock.get(FETCH.format(5), payload=_done("5"))
-        await Midjourney().send(session, ENDPOINT, request, hooks=Hooks())
+        await perform(Midjourney(), request, MemoryChannel(session))
         [submit] = _calls(mock, "POST", f"{BASE}/mj-fast/mj/submit/imagine")
     expected = "data:image/png;base64," + base64.b64encode(PNG).decode()
     assert submit.kwargs["json"]["base64Array"] == [expected]
+
+
+async def test_an_input_changed_since_the_manifest_is_refused_before_sending(
+    session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Inputs are read through the checked reader: a file edited after the manifest was
+    read would be paid under the old key, so nothing is sent and nothing recorded."""
+    reference = input_file(tmp_path, "ref.png", PNG)
+    request = Midjourney().requests_for(_job(inputs=(reference,)), 1)[0]
+    reference.path.write_bytes(PNG + b"edited")
+    channel = MemoryChannel(session)
+    with aioresponses() as mock:
+        mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("5"))
+        with pytest.raises(InvalidRequestError, match=r"ref\.png changed since the manifest"):
+            await perform(Midjourney(), request, channel)
+        assert _count(mock) == 0
+    assert channel.log == []
 
 
 async def test_a_fetch_answer_that_is_not_a_task_is_retried_not_polled_forever(
@@ -575,12 +630,12 @@ async def test_a_fetch_answer_that_is_not_a_task_is_retried_not_polled_forever(
 ) -> None:
     """A 200 without ``status`` (an error envelope) raises a retryable error at once and
     keeps the task, instead of being polled as "running" until the task deadline."""
-    hooks = Hooks(imagine="8")
+    channel = MemoryChannel(session, imagine="8")
     request = Midjourney().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
         mock.get(FETCH.format(8), payload={"code": 9, "description": "system busy"})
         with pytest.raises(BadResponseError, match="system busy") as caught:
-            await Midjourney().send(session, ENDPOINT, request, hooks=hooks)
+            await perform(Midjourney(), request, channel)
         assert _count(mock) == 1
     assert caught.value.retryable
-    assert hooks.tasks == {"imagine": "8"}
+    assert channel.tasks() == {"imagine": "8"}

@@ -1,13 +1,13 @@
 """The edits provider: text fields, multipart parts, input checks, and the wire shape.
 
-aioresponses stands in for the network; every test that sends asserts how many calls were
-made, since an unmatched URL would look like a connection error.
+Where a test sends, it runs the request loop with aioresponses standing in for the network
+and asserts how many calls were made, since an unmatched URL would look like a connection
+error.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -18,26 +18,21 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
+from provider_support import MemoryChannel, answer
+from provider_support import input_file as _input
 from support import API_BASE, API_KEY, PNG, SimFactory, cli_env, run_cli, sent
 
 from batch_gen.errors import InvalidRequestError, ModelNotFoundError, ServerError
+from batch_gen.inputs import read_inputs
 from batch_gen.models import InputFile, Job
 from batch_gen.providers import provider_for
-from batch_gen.providers.base import Endpoint, NoTasks, inline_bytes
-from batch_gen.providers.openai_edits import OpenAIEdits, edit_fields, form_parts, read_inputs
+from batch_gen.providers.base import FormPart, inline_bytes
+from batch_gen.providers.openai_edits import SPEC, OpenAIEdits, edit_fields, form_parts
+from batch_gen.runner.tasks import perform
 
-BASE = API_BASE
-URL = f"{BASE}/v1/images/edits"
+URL = f"{API_BASE}/v1/images/edits"
 KEY = API_KEY
-ENDPOINT = Endpoint(BASE, KEY)
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
-
-
-def _input(folder: Path, name: str, data: bytes, *, role: str = "image") -> InputFile:
-    path = folder / name
-    path.write_bytes(data)
-    fmt = "jpeg" if data.startswith(b"\xff\xd8") else "png"
-    return InputFile(role, path, hashlib.sha256(data).hexdigest(), len(data), fmt)
 
 
 def _job(model: str = "gpt-image-2", *, inputs: tuple[InputFile, ...] = (), **request: Any) -> Job:
@@ -126,8 +121,8 @@ def test_n_is_sent_only_above_one_and_qwen_is_split(tmp_path: Path) -> None:
     split = provider.requests_for(_job("qwen-image-edit", n=2, inputs=(image,)), 2)
     assert [request.images for request in split] == [1, 1]
     assert all("n" not in request.body for request in split)
-    assert provider.request_count(_job("qwen-image-edit", n=2), 2) == 2
-    assert provider.request_count(_job(n=2), 2) == 1
+    assert SPEC.request_count(_job("qwen-image-edit", n=2), 2) == 2
+    assert SPEC.request_count(_job(n=2), 2) == 1
     assert provider.requests_for(_job(), 0) == []
 
 
@@ -162,6 +157,20 @@ def test_text_fields_are_strings() -> None:
     assert texts["extra"] == '{"a":1}'
 
 
+def test_the_call_carries_the_bytes_it_is_given(tmp_path: Path) -> None:
+    """build_call is pure: the parts hold the bytes the loop read and checked, and the
+    file is not read again (here it is already gone)."""
+    image = _input(tmp_path, "a.png", PNG)
+    provider = OpenAIEdits()
+    (request,) = provider.requests_for(_job(inputs=(image,)), 1)
+    image.path.unlink()
+    call = provider.build_call(request, [PNG], None)
+    assert (call.method, call.path) == ("POST", "/v1/images/edits")
+    assert (call.json, call.data) == (None, None)
+    assert call.form is not None
+    assert call.form[-1] == FormPart("image", PNG, filename="a.png", content_type="image/png")
+
+
 def test_a_changed_input_file_is_a_permanent_error_naming_it(tmp_path: Path) -> None:
     """A file edited since the manifest was read would be paid under the old key: refuse."""
     image = _input(tmp_path, "a.png", PNG)
@@ -184,7 +193,7 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_pat
     (request,) = provider.requests_for(_job(inputs=(one, two, mask), size="1024x1024"), 1)
     with aioresponses() as mock:
         mock.post(URL, payload=_answer(), headers={"x-request-id": "req-9"})
-        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+        generation = await perform(provider, request, MemoryChannel(session))
         (call,) = sent(mock)
     assert call.kwargs["headers"] == {"Authorization": f"Bearer {KEY}"}
     parts = await _parts(call.kwargs["data"])
@@ -216,7 +225,7 @@ async def test_a_single_image_goes_in_part_image(
     (request,) = provider.requests_for(_job(inputs=(image,)), 1)
     with aioresponses() as mock:
         mock.post(URL, payload=_answer())
-        await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+        await perform(provider, request, MemoryChannel(session))
         (call,) = sent(mock)
     parts = await _parts(call.kwargs["data"])
     names = [part.get_param("name", header="content-disposition") for part in parts]
@@ -234,7 +243,7 @@ async def test_a_changed_file_is_refused_before_anything_is_sent(
     with aioresponses() as mock:
         mock.post(URL, payload=_answer())
         with pytest.raises(InvalidRequestError, match="changed since the manifest"):
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+            await perform(provider, request, MemoryChannel(session))
         assert sent(mock) == []
 
 
@@ -256,8 +265,7 @@ async def test_a_changed_file_is_refused_before_anything_is_sent(
         ),
     ],
 )
-async def test_errors_are_translated_like_generations(
-    session: aiohttp.ClientSession,
+def test_errors_are_translated_like_generations(
     tmp_path: Path,
     status: int,
     body: dict[str, Any],
@@ -268,11 +276,8 @@ async def test_errors_are_translated_like_generations(
     image = _input(tmp_path, "a.png", PNG)
     provider = OpenAIEdits()
     (request,) = provider.requests_for(_job(inputs=(image,)), 1)
-    with aioresponses() as mock:
-        mock.post(URL, status=status, payload=body)
-        with pytest.raises(expected) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(sent(mock)) == 1
+    with pytest.raises(expected) as caught:
+        provider.read_answer(answer(body, status=status), request, secret=KEY)
     assert type(caught.value) is expected
     assert getattr(caught.value, "retryable", None) is retryable
     assert KEY not in str(caught.value)

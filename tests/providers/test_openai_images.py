@@ -1,7 +1,8 @@
 """The generations provider: request shapes, answer parsing, and error classification.
 
-aioresponses stands in for the network here; every test asserts how many calls were made,
-since an unmatched URL would look like a connection error.
+Answers are read by the provider's pure ``read_answer``; where a test sends, it runs the
+request loop with aioresponses standing in for the network and asserts how many calls
+were made, since an unmatched URL would look like a connection error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
+from provider_support import MemoryChannel, answer
 from support import API_BASE, API_KEY, PNG, sent
 
 from batch_gen.errors import (
@@ -29,14 +31,14 @@ from batch_gen.errors import (
     TransportError,
 )
 from batch_gen.models import Job
-from batch_gen.providers import OpenAIImages
+from batch_gen.providers import provider_for
 from batch_gen.providers.answers import error_from_response, redact
-from batch_gen.providers.base import Endpoint, NoTasks, ReturnedImage, inline_bytes
+from batch_gen.providers.base import Answer, ReturnedImage, inline_bytes
+from batch_gen.providers.openai_images import SPEC, OpenAIImages
+from batch_gen.runner.tasks import perform
 
-BASE = API_BASE
-URL = f"{BASE}/v1/images/generations"
+URL = f"{API_BASE}/v1/images/generations"
 KEY = API_KEY
-ENDPOINT = Endpoint(BASE, KEY)
 
 
 def _job(model: str, **request: Any) -> Job:
@@ -104,6 +106,15 @@ def test_batchable_models_ask_for_all_images_at_once() -> None:
     assert rest.body["n"] == 2
 
 
+def test_the_registry_serves_the_generations_route() -> None:
+    """provider_for("openai.generations") is this provider; qwen-image counts one request
+    per image, batchable models one for all."""
+    assert isinstance(provider_for("openai.generations"), OpenAIImages)
+    assert SPEC.request_count(_job("qwen-image", n=3), 3) == 3
+    assert SPEC.request_count(_job("gpt-image-2", n=3), 3) == 1
+    assert SPEC.request_count(_job("gpt-image-2"), 0) == 0
+
+
 async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None:
     """One POST with a Bearer key and the JSON body; b64 images and usage come back."""
     provider = OpenAIImages()
@@ -114,9 +125,10 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None
         "usage": {"input_tokens": 3, "output_tokens": 272, "total_tokens": 275},
         "data": [{"b64_json": base64.b64encode(PNG).decode()}],
     }
+    channel = MemoryChannel(session)
     with aioresponses() as mock:
         mock.post(URL, payload=payload, headers={"x-request-id": "req-1"})
-        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+        generation = await perform(provider, request, channel)
         (call,) = sent(mock)
     assert call.kwargs["json"] == {"prompt": "a cat", "model": "gpt-image-2", "size": "1024x1024"}
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {KEY}"
@@ -125,17 +137,16 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession) -> None
     assert generation.usage["total_tokens"] == 275
     assert generation.request_id == "req-1"
     assert generation.created == 1781075000
+    assert generation.extra == {"output_format": "png"}
+    assert channel.log == []  # a synchronous API records no task and polls nothing
 
 
-async def test_url_and_revised_prompt_are_returned(session: aiohttp.ClientSession) -> None:
+def test_url_and_revised_prompt_are_returned() -> None:
     """DALL-E answers carry a URL to fetch and a revised prompt."""
     provider = OpenAIImages()
     (request,) = provider.requests_for(_job("dall-e-3"), 1)
     payload = {"created": 1, "data": [{"url": "https://cdn.test/x.webp", "revised_prompt": "r"}]}
-    with aioresponses() as mock:
-        mock.post(URL, payload=payload)
-        generation = await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(sent(mock)) == 1
+    generation = provider.read_answer(answer(payload), request, secret=KEY)
     assert generation.images[0].url == "https://cdn.test/x.webp"
     assert generation.images[0].revised_prompt == "r"
 
@@ -206,8 +217,7 @@ def _envelope(message: str, *, kind: str = "comet_api_error", code: str = "") ->
         (503, _envelope("don't"), {"x-should-retry": "false"}, ServerError, False, False),
     ],
 )
-async def test_error_classification(
-    session: aiohttp.ClientSession,
+def test_error_classification(
     status: int,
     body: Any,
     headers: Mapping[str, str],
@@ -218,28 +228,42 @@ async def test_error_classification(
     """Each status and envelope maps to one error class with the right retry flags."""
     provider = OpenAIImages()
     (request,) = provider.requests_for(_job("gpt-image-2"), 1)
-    with aioresponses() as mock:
-        if isinstance(body, str):
-            mock.post(URL, status=status, body=body, headers=dict(headers))
-        else:
-            mock.post(URL, status=status, payload=body, headers=dict(headers))
-        with pytest.raises(expected) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(sent(mock)) == 1
+    if isinstance(body, str):
+        reply = answer(body=body, status=status, headers=headers)
+    else:
+        reply = answer(body, status=status, headers=headers)
+    with pytest.raises(expected) as caught:
+        provider.read_answer(reply, request, secret=KEY)
     assert type(caught.value) is expected
     assert caught.value.retryable is retryable
     assert caught.value.ambiguous is ambiguous
     assert caught.value.status == status
 
 
-async def test_retry_after_is_carried_on_the_error(session: aiohttp.ClientSession) -> None:
-    """A 429's Retry-After and retry-after-ms reach the error for the runner to honour."""
+@pytest.mark.parametrize(("status", "ambiguous"), [(400, False), (504, True)])
+async def test_an_error_answer_is_raised_by_the_loop_as_read(
+    session: aiohttp.ClientSession, status: int, ambiguous: bool
+) -> None:
+    """The request loop sends once and raises the answer's error with its flags untouched:
+    a gateway timeout stays maybe billed."""
     provider = OpenAIImages()
     (request,) = provider.requests_for(_job("gpt-image-2"), 1)
     with aioresponses() as mock:
-        mock.post(URL, status=429, payload=_envelope("x"), headers={"retry-after-ms": "2500"})
-        with pytest.raises(RateLimitError) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+        mock.post(URL, status=status, payload=_envelope("no"))
+        with pytest.raises(ProviderError) as caught:
+            await perform(provider, request, MemoryChannel(session))
+        assert len(sent(mock)) == 1
+    assert caught.value.status == status
+    assert caught.value.ambiguous is ambiguous
+
+
+def test_retry_after_is_carried_on_the_error() -> None:
+    """A 429's Retry-After and retry-after-ms reach the error for the runner to honour."""
+    provider = OpenAIImages()
+    (request,) = provider.requests_for(_job("gpt-image-2"), 1)
+    reply = answer(_envelope("x"), status=429, headers={"retry-after-ms": "2500"})
+    with pytest.raises(RateLimitError) as caught:
+        provider.read_answer(reply, request, secret=KEY)
     assert caught.value.retry_after == 2.5
 
 
@@ -263,7 +287,7 @@ async def test_transport_failures_are_retryable_and_maybe_billed(
     with aioresponses() as mock:
         mock.post(URL, exception=exception)
         with pytest.raises(TransportError) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
+            await perform(provider, request, MemoryChannel(session))
         assert len(sent(mock)) == 1
     assert caught.value.retryable
     assert caught.value.ambiguous is ambiguous
@@ -286,17 +310,12 @@ def test_invalid_base64_is_a_retryable_maybe_billed_failure() -> None:
         b"[1, 2]",
     ],
 )
-async def test_200_without_a_usable_image_is_a_retryable_failure(
-    session: aiohttp.ClientSession, body: bytes
-) -> None:
+def test_200_without_a_usable_image_is_a_retryable_failure(body: bytes) -> None:
     """A 200 that carries no decodable image is retried, and counted as maybe billed."""
     provider = OpenAIImages()
     (request,) = provider.requests_for(_job("gpt-image-2"), 1)
-    with aioresponses() as mock:
-        mock.post(URL, status=200, body=body, content_type="application/json")
-        with pytest.raises(BadResponseError) as caught:
-            await provider.send(session, ENDPOINT, request, hooks=NoTasks())
-        assert len(sent(mock)) == 1
+    with pytest.raises(BadResponseError) as caught:
+        provider.read_answer(Answer(200, {}, body), request, secret=KEY)
     assert caught.value.retryable
     assert caught.value.ambiguous
 

@@ -56,7 +56,8 @@ def test_names_are_unique_and_the_last_api_claims_every_model() -> None:
     assert len(set(apis)) == len(apis)
     assert len(set(names)) == len(names)
     last = SPECS[-1].claims_model
-    assert last is not None and last("any-model-at-all")
+    assert last is not None
+    assert last("any-model-at-all")
     assert [provider.spec for provider in PROVIDERS] == list(SPECS)
 
 

@@ -3,6 +3,7 @@ tasks recorded before their first poll, one rule for every task ending, deadline
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ async def test_a_lost_answer_is_a_possibly_billed_retry(tmp_path: Path) -> None:
 async def test_a_permanent_refusal_fails_the_job_without_a_retry(tmp_path: Path) -> None:
     api = FakeApi().enqueue(ContentPolicyError("refused"))
     summary = await _run(_manifest(tmp_path), api)
-    assert list(summary.failed) == ["j0"] and summary.requests == 1
+    assert list(summary.failed) == ["j0"]
+    assert summary.requests == 1
     record = read_state(tmp_path / "out")["j0"]
     assert (record.status, record.retryable, record.attempts) == (JobStatus.FAILED, False, 1)
     assert summary.exit_status() == 1
@@ -88,13 +90,15 @@ async def test_the_last_attempt_fails_the_job_retryable(tmp_path: Path) -> None:
     summary = await _run(_manifest(tmp_path), api)
     record = read_state(tmp_path / "out")["j0"]
     assert (record.status, record.retryable, record.attempts) == (JobStatus.FAILED, True, 3)
-    assert summary.retries == 2 and not api.script
+    assert summary.retries == 2
+    assert not api.script
 
 
 async def test_a_fatal_error_aborts_the_run_and_dispatches_nothing_more(tmp_path: Path) -> None:
     api = FakeApi().enqueue(AuthenticationError("invalid token", status=401))
     summary = await _run(_manifest(tmp_path, jobs=3), api)
-    assert summary.exit_status() == 3 and "invalid token" in (summary.aborted or "")
+    assert summary.exit_status() == 3
+    assert "invalid token" in (summary.aborted or "")
     assert len(api.calls) == 1
     assert read_state(tmp_path / "out")["j0"].status is JobStatus.RUNNING
 
@@ -102,16 +106,20 @@ async def test_a_fatal_error_aborts_the_run_and_dispatches_nothing_more(tmp_path
 async def test_fail_fast_stops_dispatching_after_the_first_failure(tmp_path: Path) -> None:
     api = FakeApi().enqueue(ContentPolicyError("no"), image(), image())
     summary = await _run(_manifest(tmp_path, jobs=3), api, fail_fast=True)
-    assert summary.stopped_early and list(summary.failed) == ["j0"]
-    assert summary.not_run == 2 and len(api.calls) == 1
+    assert summary.stopped_early
+    assert list(summary.failed) == ["j0"]
+    assert summary.not_run == 2
+    assert len(api.calls) == 1
 
 
 async def test_images_of_a_job_are_numbered_and_kept_across_a_failure(tmp_path: Path) -> None:
     api = FakeApi().enqueue(image(), ContentPolicyError("no"))
     summary = await _run(_manifest(tmp_path, n=2), api)
     record = read_state(tmp_path / "out")["j0"]
-    assert record.files == ("j0-1.png",) and record.status is JobStatus.FAILED
-    assert (tmp_path / "out" / "j0-1.png").exists() and summary.images == 1
+    assert record.files == ("j0-1.png",)
+    assert record.status is JobStatus.FAILED
+    assert (tmp_path / "out" / "j0-1.png").exists()
+    assert summary.images == 1
 
 
 # --- tasks: the one loop --------------------------------------------------------------
@@ -159,7 +167,8 @@ async def test_an_ended_task_is_forgotten_and_a_lost_one_counts_as_possibly_bill
     api = FakeApi(tasks=True).enqueue(Submitted("t-1"), ending, Submitted("t-2"), ready())
     summary = await _run(_manifest(tmp_path), api)
     record = read_state(tmp_path / "out")["j0"]
-    assert record.status is JobStatus.SUCCEEDED and record.tasks == {"submit:1": "t-2"}
+    assert record.status is JobStatus.SUCCEEDED
+    assert record.tasks == {"submit:1": "t-2"}
     assert summary.ambiguous_retries == int(ambiguous)
     assert [call.method for call in api.calls] == ["POST", "GET", "POST", "GET"]
 
@@ -170,7 +179,8 @@ async def test_a_failed_poll_is_retried_on_the_same_task_and_never_possibly_bill
     lost_poll = TransportError("dropped", ambiguous=True)
     api = FakeApi(tasks=True).enqueue(Submitted("t-1"), lost_poll, ready())
     summary = await _run(_manifest(tmp_path), api)
-    assert summary.succeeded == ["j0"] and summary.ambiguous_retries == 0
+    assert summary.succeeded == ["j0"]
+    assert summary.ambiguous_retries == 0
     assert [call.path for call in api.calls] == ["/fake", "/fake/t-1", "/fake/t-1"]
 
 
@@ -183,7 +193,8 @@ async def test_a_task_past_its_deadline_fails_naming_the_task(tmp_path: Path) ->
         poll_interval=0.02,
         retry=RetryPolicy(max_attempts=1),
     )
-    assert "t-9" in summary.failed["j0"] and "--task-timeout" in summary.failed["j0"]
+    assert "t-9" in summary.failed["j0"]
+    assert "--task-timeout" in summary.failed["j0"]
     assert read_state(tmp_path / "out")["j0"].tasks == {"submit:1": "t-9"}
 
 
@@ -202,5 +213,5 @@ async def test_every_call_takes_its_own_rate_slot(tmp_path: Path) -> None:
     api.transport = timed  # type: ignore[method-assign]
     await _run(_manifest(tmp_path), api, rpm=1200)
     assert len(times) == 3
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(gap >= 0.045 for gap in gaps), gaps

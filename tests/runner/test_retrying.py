@@ -47,7 +47,9 @@ async def _attempt(
 
 async def test_a_success_ends_the_loop_at_once() -> None:
     tries, failures, events, _ = await _attempt([None])
-    assert tries == [1] and failures == [] and events == []
+    assert tries == [1]
+    assert failures == []
+    assert events == []
 
 
 async def test_failures_are_reported_then_retried_until_a_success() -> None:
@@ -86,7 +88,8 @@ async def test_a_429_pauses_the_whole_pool_for_the_servers_hint() -> None:
         with attempt:
             if attempt.number == 1:
                 raise RateLimitError("slow down", retry_after=20.0)
-    assert len(paused) == 1 and 0.1 < paused[0] <= 0.2  # 20 s x 0.01, as the pool sees it
+    assert len(paused) == 1
+    assert 0.1 < paused[0] <= 0.2
 
 
 async def test_a_stop_during_the_wait_ends_the_loop() -> None:
@@ -101,7 +104,11 @@ async def test_a_stop_during_the_wait_ends_the_loop() -> None:
         events=Events(),
         failed=lambda error, retrying: stopping.stop(),
     )
-    with pytest.raises(Stopped):
+
+    async def always_busy() -> None:
         async for attempt in attempts:
             with attempt:
                 raise ServerError("busy")
+
+    with pytest.raises(Stopped):
+        await always_busy()

@@ -36,9 +36,11 @@ def test_a_resumed_start_keeps_counts_tasks_and_the_images_still_there() -> None
         retryable=True,
     )
     record = transitions.started(JOB, base, kept=[IMAGE], now=5.0)
-    assert record.status is JobStatus.RUNNING and record.error is None
+    assert record.status is JobStatus.RUNNING
+    assert record.error is None
     assert (record.attempts, record.ambiguous_retries, record.tasks) == (4, 1, {"submit": "t"})
-    assert record.images == (IMAGE,) and record.usage == {"total_tokens": 9}
+    assert record.images == (IMAGE,)
+    assert record.usage == {"total_tokens": 9}
 
 
 @pytest.mark.parametrize(
@@ -54,8 +56,10 @@ def test_a_failed_attempt_counts_once(
     error: ProviderError, retrying: bool, ambiguous_retries: int
 ) -> None:
     record = transitions.attempt_failed(RUNNING, error, retrying=retrying, now=2.0)
-    assert record.attempts == 3 and record.error == error.describe()
-    assert record.ambiguous_retries == ambiguous_retries and record.updated_at == 2.0
+    assert record.attempts == 3
+    assert record.error == error.describe()
+    assert record.ambiguous_retries == ambiguous_retries
+    assert record.updated_at == 2.0
 
 
 def test_an_answer_adds_an_attempt_and_its_token_totals() -> None:
