@@ -354,8 +354,9 @@ def _said(candidate: Mapping[str, Any]) -> list[str]:
 def _usage(metadata: Any) -> dict[str, Any] | None:
     """``usageMetadata`` under batch_gen's token names, its own fields kept beside them.
 
-    ``output_tokens`` is ``candidatesTokenCount`` (the image and its text); thinking tokens
-    stay apart, in ``thoughtsTokenCount``, and are counted by ``total_tokens`` only.
+    ``output_tokens`` is ``candidatesTokenCount`` (the image and its text) plus
+    ``thoughtsTokenCount``: Google bills thinking tokens as output (docs/protocols/gemini.md),
+    so they are priced as output too.
     """
     if not isinstance(metadata, dict):
         return None
@@ -368,6 +369,9 @@ def _usage(metadata: Any) -> dict[str, Any] | None:
         value = metadata.get(google)
         if isinstance(value, int) and not isinstance(value, bool):
             usage[ours] = value
+    thoughts = metadata.get("thoughtsTokenCount")
+    if isinstance(thoughts, int) and not isinstance(thoughts, bool) and thoughts > 0:
+        usage["output_tokens"] = usage.get("output_tokens", 0) + thoughts
     return usage
 
 

@@ -160,9 +160,10 @@ async def test_request_shape_on_the_wire(session: aiohttp.ClientSession, tmp_pat
     }
     assert inline_bytes(generation.images[0]) == PNG
     assert generation.request_id == "resp-1"
+    # Thinking tokens are billed as output: 1302 candidates + 184 thoughts.
     assert token_totals(generation.usage) == {
         "input_tokens": 7,
-        "output_tokens": 1302,
+        "output_tokens": 1486,
         "total_tokens": 1493,
     }
 
