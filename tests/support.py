@@ -137,3 +137,13 @@ API_KEY = "sk-test-0123456789abcdefghijklmnop"
 def sent(mock: Any) -> list[Any]:
     """Every request an ``aioresponses`` mock received, in order of URL."""
     return [call for calls in mock.requests.values() for call in calls]
+
+
+async def wait_until(condition: Callable[[], bool], *, within: float, step: float = 0.01) -> bool:
+    """Check *condition* every *step* seconds until it holds or *within* seconds have
+    passed; whether it held (tests assert on it, so a timeout fails where it happened)."""
+    for _ in range(max(1, round(within / step))):
+        if condition():
+            return True
+        await asyncio.sleep(step)
+    return condition()

@@ -65,6 +65,8 @@ async def _text_to_image(call: Call) -> web.StreamResponse:
     fault = await call.upstream(prompt, billed=count)
     if call.triggered(prompt):
         raise bria_moderated()
+    # Billed before rendering: a client that hangs up meanwhile is charged all the same.
+    call.stats._billed(prompt, count)
     first = variant_for(prompt, config.image_variants)
     results: list[dict[str, Any]] = []
     for index in range(count):
@@ -80,7 +82,6 @@ async def _text_to_image(call: Call) -> web.StreamResponse:
                 "uuid": f"{uuid.uuid4().hex}_{seed + index}",
             }
         )
-    call.stats._billed(prompt, count)
     return await call.reply({"result": results}, fault=fault)
 
 

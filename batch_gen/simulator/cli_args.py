@@ -197,6 +197,14 @@ def _add_tasks(parser: argparse.ArgumentParser) -> None:
         ("--mj-p23", "MJ imagine answers code 23 (queue full)"),
     ):
         tasks.add_argument(option, type=_probability, default=0.0, metavar="P", help=what)
+    tasks.add_argument(
+        "--flux-not-found-polls",
+        type=_count,
+        default=0,
+        metavar="K",
+        help="each Flux task answers 'Task not found' to its first K polls, as a gateway "
+        "catching up with a submit does (default %(default)s)",
+    )
 
 
 def config_from_namespace(ns: argparse.Namespace) -> SimulatorConfig:
@@ -236,4 +244,5 @@ def config_from_namespace(ns: argparse.Namespace) -> SimulatorConfig:
         mj_p21=ns.mj_p21,
         mj_p22=ns.mj_p22,
         mj_p23=ns.mj_p23,
+        flux_not_found_polls=ns.flux_not_found_polls,
     )

@@ -197,6 +197,10 @@ class SimulatorConfig:
     ``Request Moderated``)."""
     flux_error_word: str | None = "flux-error"
     """A Flux prompt containing this ends as ``Error``."""
+    flux_not_found_polls: int = 0
+    """Each Flux task answers ``Task not found`` to its first this many polls, as a gateway
+    whose status store has not caught up with a submit yet does (eventual consistency): the
+    task exists, is billed and makes progress meanwhile. 0 (the default) never does."""
 
     bria_task_seconds: float = 0.6
     """Time a Bria edit stays IN_PROGRESS."""
@@ -247,6 +251,8 @@ class SimulatorConfig:
             raise ValueError(f"rpm_limit must be >= 0, got {self.rpm_limit}")
         if not (math.isfinite(self.rpm_window) and self.rpm_window > 0):
             raise ValueError(f"rpm_window must be > 0, got {self.rpm_window}")
+        if self.flux_not_found_polls < 0:
+            raise ValueError(f"flux_not_found_polls must be >= 0, got {self.flux_not_found_polls}")
         if self.image_variants < 1:
             raise ValueError(f"image_variants must be >= 1, got {self.image_variants}")
         if self.image_cache_bytes < 0:

@@ -142,11 +142,21 @@ async def enact(
     401 and 429 raise at once; anything else first sleeps ``delay()`` (called only then,
     so an immediate fault draws no jitter). Error faults raise (a 504 after ``bill()``);
     524 and drop call ``bill()`` and raise :class:`Answered` (drop after ``close()``).
+    Cancelled during that sleep (the client hung up, the handler was cancelled), a request
+    whose work would be charged (OK and the ambiguous faults) calls ``bill()`` first: an
+    abandoned request is paid for all the same.
     """
     if fault in (Fault.UNAUTHORIZED, Fault.RATE_LIMIT):
         raise fault_error(fault, family, config)
     if seconds := delay():
-        await asyncio.sleep(seconds)
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            # The client went away (or the server is stopping) while the work was under
+            # way upstream: a gateway still finishes that work and charges for it.
+            if fault.billed:
+                bill()
+            raise
     if fault in FAULT_ERRORS:
         if fault.billed:
             bill()

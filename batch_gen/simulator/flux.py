@@ -17,7 +17,8 @@
   ``flux_error_word``), ``Content Moderated`` (``flux_moderate_word``) — both with
   ``result: null`` and ``details``. A prompt with the trigger word is ``Request Moderated``
   from the first poll. After ``task_ttl`` seconds from submit, or for an id never issued:
-  ``Task not found``. A missing ``id`` → 422.
+  ``Task not found``; also, with ``flux_not_found_polls`` K > 0, the first K polls of
+  every task (a gateway still catching up with the submit). A missing ``id`` → 422.
 - ``GET /flux/delivery/{id}/sample.{jpeg|png}?se=…&sig=…`` (no auth, like BFL's CDN) →
   the image, until ``flux_sample_ttl`` seconds after the task became Ready; then 404. The
   query string is part of the link (a signature): a link cut at ``&`` or ``?`` is a 404.
@@ -118,6 +119,9 @@ class FluxTask:
     variant: int
     corrupt: bool
     signature: str
+    unseen_polls: int = 0
+    """Polls still to answer ``Task not found`` although the task exists (the
+    ``flux_not_found_polls`` knob)."""
 
 
 FLUX_TASKS: Final = web.AppKey("batch_gen.simulator.flux_tasks", TaskStore[FluxTask])
@@ -270,6 +274,7 @@ async def _submit(call: Call) -> web.StreamResponse:
         variant=variant_for(prompt, config.image_variants),
         corrupt=fault is Fault.BAD_B64,
         signature=secrets.token_urlsafe(24),
+        unseen_polls=config.flux_not_found_polls,
     )
     call.request.app[FLUX_TASKS].add(task)
     call.stats._submitted(task.id, TaskStats("flux", prompt, model))
@@ -319,6 +324,9 @@ async def _get_result(call: Call) -> web.StreamResponse:
     if not task_id:
         raise flux_invalid("id", "Field required")
     task = call.poll(call.request.app[FLUX_TASKS], task_id)
+    if task is not None and task.unseen_polls > 0:
+        task.unseen_polls -= 1
+        task = None  # not visible to status reads yet
     answer: dict[str, Any] = {
         "id": task_id,
         "status": "Task not found",

@@ -230,7 +230,9 @@ class Call:
 
         Error faults raise in the route's family (a 504 billed *billed* units); 524 and
         drop raise :class:`Answered` (both billed). Returns OK, TRUNCATE or BAD_B64 for the
-        route to finish, and bill, itself.
+        route to finish, and bill, itself (before any further await, so that a client
+        hanging up cannot undo the charge). Cancelled during the latency, a request that
+        would have been charged bills *billed* units first.
         """
         state = self.state
         fault = state.faults.next(prompt, state.rng)

@@ -188,8 +188,9 @@ async def _generate_content(call: Call) -> web.StreamResponse:
     if not plan.wants_image:
         text = f"Here is a description of {plan.prompt.strip()[:80] or 'the picture'}."
         return await call.reply(_text_answer(plan, text, "STOP"), fault=fault)
-    answer = await _image_answer(call, plan, corrupt=fault is Fault.BAD_B64)
+    # Billed before rendering: a client that hangs up meanwhile is charged all the same.
     call.stats._billed(plan.prompt, 1)
+    answer = await _image_answer(call, plan, corrupt=fault is Fault.BAD_B64)
     return await call.reply(answer, fault=fault)
 
 

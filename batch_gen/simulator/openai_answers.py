@@ -149,7 +149,8 @@ async def answer_images(
     fault = await call.upstream(plan.prompt, billed=plan.count)
     if call.triggered(plan.prompt):
         raise moderation_blocked()
+    # Billed before rendering: a client that hangs up meanwhile is charged all the same.
+    call.stats._billed(plan.prompt, plan.count)
     head = None if usage is None else {"created": int(time.time()), "usage": usage}
     payload = await _payload(call, plan, corrupt=fault is Fault.BAD_B64, head=head)
-    call.stats._billed(plan.prompt, plan.count)
     return await call.reply(payload, fault=fault)

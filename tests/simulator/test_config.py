@@ -73,15 +73,18 @@ def test_task_cli_options_build_a_config() -> None:
         [
             "--mj-task-seconds", "2", "--flux-task-seconds", "3", "--bria-task-seconds", "4",
             "--flux-sample-ttl", "5", "--task-ttl", "30", "--mj-p22", "0.5",
-            "--max-image-side", "256",
+            "--max-image-side", "256", "--flux-not-found-polls", "2",
         ]
     )  # fmt: skip
     knobs = config_from_namespace(ns)
+    assert knobs.flux_not_found_polls == 2
     assert (knobs.mj_task_seconds, knobs.flux_task_seconds, knobs.bria_task_seconds) == (2, 3, 4)
     assert (knobs.flux_sample_ttl, knobs.task_ttl) == (5, 30)
     assert (knobs.mj_p22, knobs.max_image_side) == (0.5, 256)
     with pytest.raises(SystemExit):
         parser.parse_args(["--task-ttl", "0"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--flux-not-found-polls", "-1"])
 
 
 def test_config_rejects_bad_task_knobs() -> None:
@@ -89,6 +92,8 @@ def test_config_rejects_bad_task_knobs() -> None:
     1, unknown MJ script codes and an out-of-range image side."""
     with pytest.raises(ValueError, match="mj_task_seconds"):
         SimulatorConfig(mj_task_seconds=0)
+    with pytest.raises(ValueError, match="flux_not_found_polls"):
+        SimulatorConfig(flux_not_found_polls=-1)
     with pytest.raises(ValueError, match="mj_p21"):
         SimulatorConfig(mj_p21=0.6, mj_p23=0.6)
     with pytest.raises(ValueError, match="mj_scripts"):

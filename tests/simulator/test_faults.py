@@ -3,6 +3,7 @@ what is enacted (and billed) before the route could answer."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -113,3 +114,40 @@ async def test_enact_order(fault: Fault, raised: type[Exception] | None, events:
         with pytest.raises(raised):
             await run
     assert probe.events == events
+
+
+@pytest.mark.parametrize(
+    ("fault", "billed"),
+    [
+        (Fault.OK, True),
+        (Fault.SERVER_ERROR, False),
+        (Fault.INVALID_REQUEST_500, False),
+        (Fault.UNAVAILABLE, False),
+        (Fault.GATEWAY_TIMEOUT, True),
+        (Fault.CLOUDFLARE_TIMEOUT, True),
+        (Fault.DROP, True),
+        (Fault.TRUNCATE, True),
+        (Fault.BAD_B64, True),
+    ],
+)
+async def test_enact_cancelled_during_the_latency_bills_what_would_be_charged(
+    fault: Fault, billed: bool
+) -> None:
+    """A client that hangs up while the work is under way upstream is charged for it,
+    exactly when the answer it would have got is charged; the cancellation goes on."""
+    probe = _Probe()
+    run = asyncio.ensure_future(
+        enact(
+            fault,
+            family=COMET,
+            config=SimulatorConfig(),
+            delay=lambda: 30.0,
+            bill=probe.bill,
+            close=probe.close,
+        )
+    )
+    await asyncio.sleep(0.01)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert probe.events == (["bill"] if billed else [])

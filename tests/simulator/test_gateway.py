@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from support import wait_until
 
-from batch_gen.simulator import Simulator, SimulatorConfig
+from batch_gen.simulator import Simulator, SimulatorConfig, create_app
 from batch_gen.simulator.gateway import GATEWAY_KEYS, KeyForm, presented_key
+from batch_gen.simulator.state import STATE_KEY
+from batch_gen.simulator.stats import SimStats
 
 KEY = "sk-gateway-0123456789"
 GOOD = {"Authorization": f"Bearer {KEY}"}
@@ -126,3 +131,59 @@ async def test_public_routes_need_no_key_and_are_not_counted(
             assert response.status == 400
         assert sim.stats.total_requests == 0
         assert sim.stats.by_status == {}
+
+
+GEMINI = "/v1beta/models/gemini-2.5-flash-image:generateContent"
+
+
+async def _hang_up(session: aiohttp.ClientSession, url: str, body: Any, stats: SimStats) -> None:
+    """Send *body* to *url*, and go away once the server is working on it."""
+    sending = asyncio.ensure_future(session.post(url, json=body, headers=GOOD))
+    assert await wait_until(lambda: stats.in_flight > 0, within=5.0)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+
+
+@pytest.mark.parametrize("cancels", [True, False], ids=["handler-cancelled", "handler-runs-on"])
+@pytest.mark.parametrize(
+    ("path", "body", "script", "billed"),
+    [
+        ("/v1/images/generations", {**BODY, "prompt": "hang", "n": 2}, "ok", 2),
+        ("/v1/images/generations", {**BODY, "prompt": "hang", "n": 2}, "504", 2),
+        ("/v1/images/generations", {**BODY, "prompt": "hang", "n": 2}, "truncate", 2),
+        ("/v1/images/generations", {**BODY, "prompt": "hang", "n": 2}, "500", 0),
+        ("/v1/images/generations", {**BODY, "prompt": "hang", "n": 2}, "503", 0),
+        (GEMINI, {"contents": [{"parts": [{"text": "hang"}]}]}, "ok", 1),
+        ("/flux/v1/flux-dev", {"prompt": "hang"}, "ok", 1),
+        ("/bria/text-to-image", {"prompt": "hang", "num_results": 2}, "ok", 2),
+        ("/mj/submit/imagine", {"prompt": "hang"}, "ok", 1),
+    ],
+)
+async def test_a_client_hanging_up_mid_request_is_billed(
+    session: aiohttp.ClientSession,
+    path: str,
+    body: Any,
+    script: str,
+    billed: int,
+    *,
+    cancels: bool,
+) -> None:
+    """The gateway finishes (and charges) work a client abandoned while it was under way,
+    whether the server cancels the abandoned handler or lets it run to the end; refusals
+    that cost nothing stay free."""
+    config = SimulatorConfig(api_key=KEY, latency=0.3, scripts={"hang": [script]})
+    app = create_app(config)
+    runner = web.AppRunner(app, handler_cancellation=cancels, shutdown_timeout=0.1)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        stats = app[STATE_KEY].stats
+        await _hang_up(session, f"http://127.0.0.1:{port}{path}", body, stats)
+        assert await wait_until(lambda: stats.in_flight == 0, within=5.0)
+        assert stats.billed_for("hang") == billed
+        assert stats.requests_for("hang") == 1
+    finally:
+        await runner.cleanup()

@@ -514,3 +514,28 @@ async def test_bria_task_expires_and_reset_forgets_tasks(
             assert response.status == 200
         status, answer = await call(session, sim, "GET", f"/mj/task/{queued['result']}/fetch")
         assert (status, answer["code"]) == (400, 4)
+
+
+@pytest.mark.parametrize(
+    ("hidden", "statuses"),
+    [
+        (0, ["Pending", "Pending", "Ready", "Ready"]),
+        (1, ["Task not found", "Pending", "Ready", "Ready"]),
+        (2, ["Task not found", "Task not found", "Ready", "Ready"]),
+        (5, ["Task not found"] * 4),
+    ],
+)
+async def test_flux_young_task_is_not_found_for_its_first_polls(
+    session: aiohttp.ClientSession, clock: FakeClock, hidden: int, statuses: list[str]
+) -> None:
+    """flux_not_found_polls=K: every task answers "Task not found" to its first K polls,
+    while it exists, is billed and makes progress; then it reads as usual. Counted polls."""
+    async with Simulator(config(flux_not_found_polls=hidden), clock=clock) as sim:
+        _, submitted = await call(session, sim, "POST", "/flux/v1/flux-dev", {"prompt": "kite"})
+        seen = []
+        for _ in statuses:
+            seen.append((await flux_result(session, sim, submitted["id"]))["status"])
+            clock.advance(0.5 * T)
+        assert seen == statuses
+        assert (sim.stats.billed_for("kite"), sim.stats.submits_for("kite")) == (1, 1)
+        assert sim.stats.polls_for("kite") == len(statuses)
