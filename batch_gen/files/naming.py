@@ -13,6 +13,7 @@ one rule.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from pathlib import Path
@@ -26,6 +27,10 @@ PARTIAL_SUFFIX = ".part"
 
 #: The file-name placeholders, in the order messages list them.
 PLACEHOLDERS = ("id", "index", "n", "model", "key", "ext")
+
+#: Stands for the extension in :class:`UnsuffixedNames`: no job id holds it, and
+#: :func:`resolve_inside` refuses it in a written name.
+EXT_MARK = "\x00"
 
 PLACEHOLDER_PATTERN = re.compile(r"\{([^{}]*)\}")
 _UNSAFE_MODEL_CHARS = re.compile(r"[^A-Za-z0-9._-]")
@@ -60,24 +65,68 @@ def render_filename(
     Raises:
         ValueError: the template uses a placeholder other than those above.
     """
-    if image_count > 1 and "{n}" not in template:
+    return "".join(
+        _value(text, job, image_number, ext) if is_name else text
+        for is_name, text in _compiled(template, image_count > 1)
+    )
+
+
+class UnsuffixedNames:
+    """``names(job)``: the file names of every image of ``job`` under ``template``, in
+    order, with :data:`EXT_MARK` for the extension, which only each image's bytes decide:
+    names equal here may be one file. Built once for many jobs (the template parsed once).
+    """
+
+    def __init__(self, template: str) -> None:
+        self._single = _compiled(template, False)
+        self._numbered = _compiled(template, True)
+
+    def __call__(self, job: Job) -> list[str]:
+        # Plain loops: on Python 3.11 each comprehension is a function call of its own,
+        # which doubles the time for 100,000 jobs.
+        count = job.n
+        parts = self._numbered if count > 1 else self._single
+        names = []
+        for number in range(1, count + 1):
+            pieces = []
+            for is_name, text in parts:
+                pieces.append(_value(text, job, number, EXT_MARK) if is_name else text)
+            names.append("".join(pieces))
+        return names
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str, numbered: bool) -> tuple[tuple[bool, str], ...]:
+    """The template as (is a placeholder, text) parts, parsed once: rendering 100,000
+    names part by part takes a fraction of the time of a regex substitution each."""
+    if numbered and "{n}" not in template:
         template = _insert_image_number(template)
-    values = {
-        "id": job.id,
-        "index": str(job.index),
-        "n": str(image_number),
-        "model": _UNSAFE_MODEL_CHARS.sub("_", job.model),
-        "key": short_key(job.key),
-        "ext": ext,
-    }
+    parts: list[tuple[bool, str]] = []
+    position = 0
+    for match in PLACEHOLDER_PATTERN.finditer(template):
+        if match.group(1) not in PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {match.group(0)} in file name {template!r}")
+        if match.start() > position:
+            parts.append((False, template[position : match.start()]))
+        parts.append((True, match.group(1)))
+        position = match.end()
+    if position < len(template):
+        parts.append((False, template[position:]))
+    return tuple(parts)
 
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise ValueError(f"unknown placeholder {{{name}}} in file name {template!r}")
-        return values[name]
 
-    return PLACEHOLDER_PATTERN.sub(substitute, template)
+def _value(name: str, job: Job, image_number: int, ext: str) -> str:
+    if name == "id":
+        return job.id
+    if name == "ext":
+        return ext
+    if name == "n":
+        return str(image_number)
+    if name == "index":
+        return str(job.index)
+    if name == "model":
+        return _UNSAFE_MODEL_CHARS.sub("_", job.model)
+    return short_key(job.key)
 
 
 def unknown_placeholders(template: str) -> tuple[str, ...]:

@@ -58,8 +58,8 @@ class InputReader:
     def read(self, written: str) -> tuple[Path, InputFacts] | str:
         """The resolved path and its content's facts, or a complaint.
 
-        ``written`` is relative to the manifest's folder (or absolute)."""
-        path = (self.base_dir / written).resolve()
+        ``written`` is relative to the manifest's folder (or absolute); ``~`` expands."""
+        path = (self.base_dir / Path(written).expanduser()).resolve()
         found = self._seen.get(path)
         if found is None:
             found = self._seen[path] = inspect_input(path)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from batch_gen.errors import ManifestError
 from batch_gen.gcpause import gc_paused
 from batch_gen.models import Manifest, OutputSpec
 
+from .collisions import report_collisions
 from .csv_reader import read_csv
 from .jobs import DEFAULT_PROVIDER, build_jobs
 from .problems import Report
@@ -20,7 +22,8 @@ def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
 
     Returns the jobs in manifest order, each with its request merged from the defaults
     (job fields win; ``model`` defaults to :data:`DEFAULT_MODEL`, ``n`` to 1) and its key
-    for ``provider``. The output folder defaults to ``output/<manifest stem>``.
+    for ``provider``. The output folder is :func:`output_dir`. Jobs whose files would land
+    on one path are problems too (:mod:`.collisions`).
 
     Raises :class:`ManifestError` listing every problem (file, 1-based line, field), in
     file order, when the file is missing, unreadable, of another type, or invalid.
@@ -46,16 +49,27 @@ def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
             base_dir=path.parent,
             report=report,
         )
+        if not report.problems:
+            report_collisions(jobs, document.filename, report)
     if report.problems:
         raise ManifestError(report.in_file_order())
-    output_dir = Path(document.output_dir) if document.output_dir else Path("output", path.stem)
     return Manifest(
         path=path,
         jobs=tuple(jobs),
-        output=OutputSpec(dir=output_dir, filename=document.filename),
+        output=OutputSpec(dir=output_dir(path, document.output_dir), filename=document.filename),
         run=document.run,
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def output_dir(path: Path, written: str | None) -> Path:
+    """The output folder of the manifest at ``path``: ``written`` (its ``output.dir``) is
+    relative to the manifest's own folder, ``~`` expanded, so the same manifest finds the
+    same output wherever it is run from; without it, ``output/<stem>`` under the working
+    directory."""
+    if not written:
+        return Path("output", path.stem)
+    return Path(os.path.normpath(path.parent / Path(written).expanduser()))
 
 
 def default_output_dir(path: Path) -> Path | None:

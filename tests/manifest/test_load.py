@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import manifest_problems
+from support import manifest_problems, write_text
+
+from batch_gen.manifest import load_manifest
 
 
 @pytest.mark.parametrize(
@@ -25,3 +27,19 @@ def test_unreadable_manifest(
         path.write_bytes(content)
     (problem,) = manifest_problems(path)
     assert fragment in problem.message
+
+
+def test_output_dir_follows_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """output.dir is relative to the manifest's folder and expands ~; without it the folder
+    is output/<stem> under the working directory."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    written = write_text(folder, "output: {dir: renders}\njobs:\n  - prompt: a\n")
+    home = write_text(folder, "output: {dir: ~/renders}\njobs:\n  - prompt: a\n", name="h.yaml")
+    plain = write_text(folder, "jobs:\n  - prompt: a\n", name="plain.yaml")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert load_manifest(Path("project/jobs.yaml")).output.dir == Path("project/renders")
+    assert load_manifest(written).output.dir == folder / "renders"
+    assert load_manifest(home).output.dir == tmp_path / "home" / "renders"
+    assert load_manifest(plain).output.dir == Path("output/plain")

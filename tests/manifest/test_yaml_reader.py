@@ -419,12 +419,6 @@ def test_minimal_yaml_defaults(tmp_path: Path) -> None:
     assert manifest.jobs[0].request == {"model": DEFAULT_MODEL, "n": 1}
 
 
-def test_output_dir_as_written(tmp_path: Path) -> None:
-    """output.dir is kept as written: relative to the working directory, like make."""
-    path = write_text(tmp_path, "output: {dir: build/art}\njobs: [{prompt: a}]\n")
-    assert load_manifest(path).output.dir == Path("build/art")
-
-
 def test_yaml_merge_keys(tmp_path: Path) -> None:
     """YAML anchors and merge keys work; the job's own keys win over merged ones."""
     path = write_text(
