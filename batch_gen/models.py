@@ -137,6 +137,10 @@ class JobRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     # Provider task ids by step ("submit", "imagine", "upscale:2", ...): recorded before the
     # first poll, so a resumed run polls the task it paid for instead of submitting again.
     tasks: dict[str, str] | None = None
+    # Requests sent whose fate is not known yet: recorded before each paid request goes
+    # out, so that a run killed meanwhile leaves the next one a record of what it may have
+    # been charged for.
+    in_flight: int = 0
 
     @property
     def files(self) -> tuple[str, ...]:

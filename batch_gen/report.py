@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +32,16 @@ class RunSummary:
     aborted: str | None = None  # the message of the error that stopped the run
     stopped_early: bool = False  # --fail-fast
     records: dict[str, JobRecord] = field(default_factory=dict)  # final record per job
-    cost_usd: float = 0.0  # what this run's jobs cost, where the catalog could price them
-    unpriced_jobs: int = 0
+    cost_usd: float = 0.0  # what the delivered images cost, where the catalog could price them
+    unpriced_jobs: int = 0  # jobs that delivered images the catalog could not price
+    # Requests sent that may have been charged but delivered no image, per job: lost
+    # answers, tasks that ended without an image, requests abandoned in flight.
+    possibly_billed: Counter[str] = field(default_factory=Counter)
+    possibly_billed_usd: float | None = None  # those at catalog prices; None: not priced
+    job_keys: dict[str, str] = field(default_factory=dict)  # every job of the manifest
+    manifest: str = ""
+    provider: str = ""
+    started_at: str = ""
     budget_stop: str | None = None  # why --max-cost stopped dispatching
     notes: list[str] = field(default_factory=list)
     output_dir: str = ""
@@ -67,19 +76,13 @@ def format_summary(summary: RunSummary) -> str:
         f"in {summary.wall_seconds:.1f}s",
         f"  images saved: {summary.images} ({summary.bytes / 1e6:.1f} MB, {rate:.2f} images/s)"
         f" in {summary.output_dir}",
-        f"  requests: {summary.requests}, retries: {summary.retries}, "
-        f"ambiguous retries: {summary.ambiguous_retries}"
-        + (
-            f" (may have been billed twice: {', '.join(sorted(summary.ambiguous_jobs)[:10])})"
-            if summary.ambiguous_retries
-            else ""
-        ),
+        f"  requests: {summary.requests}, retries: {summary.retries}",
         f"  tokens: {summary.tokens.input} in, {summary.tokens.output} out, "
         f"{summary.tokens.total} total",
     ]
-    if summary.cost_usd or summary.unpriced_jobs:
-        unpriced = f" ({summary.unpriced_jobs} jobs not priced)" if summary.unpriced_jobs else ""
-        lines.append(f"  cost: ${summary.cost_usd:.4f} at catalog prices{unpriced}")
+    cost = cost_line(summary)
+    if cost:
+        lines.append(cost)
     for reason, count in sorted(summary.skipped.items(), key=lambda kv: kv[0].text):
         lines.append(f"  skipped ({reason.text}): {count}")
     if summary.failed:
@@ -103,24 +106,79 @@ def format_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def report_document(summary: RunSummary) -> dict[str, Any]:
-    """The ``--report FILE.json`` document."""
-    jobs = []
-    for job_id, record in summary.records.items():
-        jobs.append(
-            {
-                "id": job_id,
-                "key": record.key,
-                "status": record.status.value,
-                "attempts": record.attempts,
-                "ambiguous_retries": record.ambiguous_retries,
-                "files": list(record.files),
-                "error": record.error,
-                "retryable": record.retryable,
-                "usage": dict(record.usage) if record.usage else None,
-            }
-        )
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 request``, ``2 requests`` (``many`` for irregular plurals)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def named(ids: Iterable[str], *, most: int = 10) -> str:
+    """Up to ``most`` job ids, then how many more."""
+    listed = sorted(ids)
+    shown = ", ".join(listed[:most])
+    return shown + (f" and {len(listed) - most} more" if len(listed) > most else "")
+
+
+def cost_line(summary: RunSummary) -> str | None:
+    """One line: what the delivered images cost, and how much more may have been billed
+    for how many lost answers, naming the jobs. None when there is nothing to say."""
+    lost = sum(summary.possibly_billed.values())
+    if not (summary.cost_usd or summary.unpriced_jobs or lost):
+        return None
+    line = f"  cost: ${summary.cost_usd:.4f} for the images delivered, at catalog prices"
+    if summary.unpriced_jobs:
+        line += f" ({plural(summary.unpriced_jobs, 'job')} not priced)"
+    if lost:
+        answers = plural(lost, "lost answer")
+        jobs = named(job for job, count in summary.possibly_billed.items() if count)
+        if summary.possibly_billed_usd is None:
+            line += f"; {answers} may also have been billed, price unknown ({jobs})"
+        else:
+            more = f"${summary.possibly_billed_usd:.4f}"
+            line += f"; up to {more} more may have been billed for {answers} ({jobs})"
+    return line
+
+
+def _job_entry(summary: RunSummary, job_id: str, key: str) -> dict[str, Any]:
+    """One job of the report: its record if it has one, else ``not_run``."""
+    record = summary.records.get(job_id)
+    if record is None:
+        return {
+            "id": job_id,
+            "key": key,
+            "status": "not_run",
+            "attempts": 0,
+            "ambiguous_retries": 0,
+            "possibly_billed": summary.possibly_billed.get(job_id, 0),
+            "files": [],
+            "error": None,
+            "retryable": None,
+            "usage": None,
+        }
     return {
+        "id": job_id,
+        "key": record.key,
+        "status": record.status.value,
+        "attempts": record.attempts,
+        "ambiguous_retries": record.ambiguous_retries,
+        "possibly_billed": summary.possibly_billed.get(job_id, 0),
+        "files": list(record.files),
+        "error": record.error,
+        "retryable": record.retryable,
+        "usage": dict(record.usage) if record.usage else None,
+    }
+
+
+def report_document(summary: RunSummary) -> dict[str, Any]:
+    """The ``--report FILE.json`` document: every job of the manifest, not-run ones too."""
+    keys = dict(summary.job_keys)
+    for job_id, record in summary.records.items():
+        keys.setdefault(job_id, record.key)
+    jobs = [_job_entry(summary, job_id, key) for job_id, key in keys.items()]
+    usd = summary.possibly_billed_usd
+    return {
+        "manifest": summary.manifest,
+        "provider": summary.provider,
+        "started_at": summary.started_at,
         "total": summary.total,
         "succeeded": len(summary.succeeded),
         "failed": len(summary.failed),
@@ -139,6 +197,8 @@ def report_document(summary: RunSummary) -> dict[str, Any]:
         },
         "cost_usd": round(summary.cost_usd, 6),
         "unpriced_jobs": summary.unpriced_jobs,
+        "possibly_billed": sum(summary.possibly_billed.values()),
+        "possibly_billed_usd": None if usd is None else round(usd, 6),
         "budget_stop": summary.budget_stop,
         "wall_seconds": round(summary.wall_seconds, 3),
         "interrupted": summary.interrupted,

@@ -30,7 +30,8 @@ class MemoryChannel:
 
     ``log`` holds every task record (``record STEP ID``, ``None`` when forgotten) and every
     poll (``poll N``) in order; ``calls`` holds every call sent, each of which would take
-    its own rate-limit slot in a run. Keyword arguments preset recorded tasks:
+    its own rate-limit slot in a run, and ``billable`` those that may be charged. A lost
+    task may be replaced once, as in a run. Keyword arguments preset recorded tasks:
     ``upscale_1="7"`` is step ``upscale:1``.
     """
 
@@ -41,6 +42,8 @@ class MemoryChannel:
         self._tasks = {name.replace("_", ":"): task for name, task in tasks.items()}
         self.log: list[str] = []
         self.calls: list[Call] = []
+        self.billable: list[Call] = []  # the calls that may be charged (not polls)
+        self.replacements = 0  # lost tasks the loop asked to replace
 
     def tasks(self) -> Mapping[str, str]:
         return dict(self._tasks)
@@ -52,9 +55,15 @@ class MemoryChannel:
         else:
             self._tasks[step] = task_id
 
-    async def send(self, call: Call) -> Answer:
+    async def send(self, call: Call, *, billable: bool) -> Answer:
         self.calls.append(call)
+        if billable:
+            self.billable.append(call)
         return await exchange(self.session, self.endpoint, call)
+
+    def replace_lost_task(self) -> bool:
+        self.replacements += 1
+        return self.replacements <= 1
 
     async def before_poll(self, polls: int) -> None:
         self.log.append(f"poll {polls}")

@@ -90,7 +90,10 @@ async def test_ambiguous_failures_are_retried_and_reported(
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ambiguous_retries"] == 4
     assert report["ambiguous_jobs"] == ["job-01", "job-02", "job-03", "job-04"]
-    assert "ambiguous retries: 4" in result.out
+    assert report["possibly_billed"] == 4
+    by_job = {job["id"]: job["possibly_billed"] for job in report["jobs"]}
+    assert by_job == {"job-01": 1, "job-02": 1, "job-03": 1, "job-04": 1, "job-05": 0}
+    assert "for 4 lost answers (job-01, job-02, job-03, job-04)" in result.out
 
 
 async def test_sigkill_mid_run_then_resume_finishes_without_paying_twice(
@@ -369,7 +372,8 @@ async def test_timeouts_are_retried_then_fail_as_retryable(
         assert result.code == 1, result.text
         assert sim.stats.requests_for(PROMPTS[0]) == 2
         status = await run_cli(["status", str(manifest)], cwd=tmp_path, env=env)
-    assert "ambiguous retries: 1" in result.out
+    # Both tries timed out after sending: both may have been billed (the last one too).
+    assert "2 lost answers (job-01)" in result.out
     assert "timed out" in result.out
     assert "retryable: " in status.out
 

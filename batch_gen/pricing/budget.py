@@ -67,6 +67,16 @@ class Budget:
         cost = actual_usd if actual_usd is not None else estimate_usd
         self.spent_usd += cost or 0.0
 
+    def charge(self, usd: float) -> None:
+        """Book ``usd`` spent outside a job's estimate (a request that may have been billed
+        without delivering), at once: the budget holds against what was charged."""
+        self.spent_usd += usd
+
+    def exceeded(self) -> bool:
+        """Whether what was spent and what jobs in flight are expected to cost already
+        pass the limit (then no job should pay for another try)."""
+        return self.spent_usd + self.committed_usd > self.limit_usd + _TOLERANCE
+
     def describe(self) -> str:
         """One line for the summary, e.g. ``cost: $4.10 of $5.00 limit``."""
         line = f"cost: {format_usd(self.spent_usd)} of {format_usd(self.limit_usd)} limit"

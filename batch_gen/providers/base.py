@@ -181,6 +181,12 @@ def images_from_n(request: Mapping[str, Any]) -> int:
     return n if isinstance(n, int) else 1
 
 
+def priced_as_model(model: str, step: str) -> str:
+    """Every request of a job is priced as its model."""
+    del step
+    return model
+
+
 def no_checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
     """No rules of the API's own beyond what its spec declares."""
     del request, images
@@ -206,6 +212,8 @@ class ApiSpec:
     - ``request_count(job, images)``: the requests that make ``images`` more images.
     - ``image_count(request)``: the image files a job makes.
     - ``checks(request, images)``: the API's own rules, as (field, message) problems.
+    - ``priced_as(model, step)``: the catalog model whose price a request of that step
+      pays (a Midjourney upscale is priced as an upscale, not as an imagine).
     """
 
     api: str
@@ -221,6 +229,7 @@ class ApiSpec:
     tasks: bool = False
     image_count: Callable[[Mapping[str, Any]], int] = images_from_n
     checks: Callable[[Mapping[str, Any], int], list[tuple[str, str]]] = no_checks
+    priced_as: Callable[[str, str], str] = priced_as_model
 
 
 class Provider(Protocol):

@@ -213,6 +213,15 @@ def checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
     return []
 
 
+def priced_as(model: str, step: str) -> str:
+    """An upscale pays the catalog's upscale price of the same speed (``mj_fast_upscale``),
+    the imagine the job's model."""
+    if upscale_index(step) is None:
+        return model
+    speed = speed_prefix(model).removeprefix("/mj-") or "fast"
+    return f"mj_{speed}_upscale"
+
+
 SPEC = ApiSpec(
     api="midjourney",
     endpoint="/mj/submit/imagine",
@@ -225,6 +234,7 @@ SPEC = ApiSpec(
     request_count=request_count,
     image_count=image_count,
     checks=checks,
+    priced_as=priced_as,
 )
 
 

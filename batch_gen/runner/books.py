@@ -8,9 +8,11 @@ from ..progress import Progress
 from ..report import RunSummary
 from ..state.journal import StateStore
 from .events import (
+    Abandoned,
     Answered,
     Event,
     Finished,
+    Lost,
     Recorded,
     Resumed,
     Retrying,
@@ -22,7 +24,7 @@ from .events import (
 
 class SummaryBook:
     """Keeps :class:`~batch_gen.report.RunSummary`'s counts: requests, retries, tokens,
-    images, and each job's outcome."""
+    images, requests possibly billed (per job), and each job's outcome."""
 
     def __init__(self, summary: RunSummary) -> None:
         self.summary = summary
@@ -33,6 +35,8 @@ class SummaryBook:
             summary.requests += 1
         elif isinstance(event, Answered):
             summary.tokens.add(event.usage)
+        elif isinstance(event, Lost | Abandoned):
+            summary.possibly_billed[event.job.id] += 1
         elif isinstance(event, Staged):
             summary.images += len(event.images)
             summary.bytes += sum(image.bytes for image in event.images)

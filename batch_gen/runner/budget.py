@@ -1,31 +1,45 @@
-"""What a run's jobs cost, and ``--max-cost``: the pricing book of a run.
+"""What a run's requests cost, and ``--max-cost``: the pricing book of a run.
 
-It listens to the run's events (requests sent, usage answered, jobs ended) and prices each
-job when it ends, at catalog prices; before a job is dispatched, :meth:`RunPricing.admit`
-asks the budget whether its estimate still fits, counting the jobs in flight.
+It listens to the run's events. An answered request is priced at once (the catalog
+price of what it asked for: a Midjourney upscale is priced as one), and a request that
+may have been billed without delivering (a lost answer, a task that ended without an
+image, a request abandoned in flight) is priced at its estimate and charged to the budget
+at once. Before a job is dispatched, :meth:`RunPricing.admit` asks the budget whether its
+estimate still fits beside what was charged and what jobs in flight are expected to cost;
+before a job pays for another try, :meth:`RunPricing.may_retry` asks the same.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from ..models import Job
 from ..planning.plan import PlannedJob
 from ..pricing.budget import Budget
 from ..pricing.catalog import Catalog, format_usd
-from ..pricing.cost import cost_of_usage, job_estimate
-from ..providers import provider_for
+from ..pricing.cost import cost_of_usage, estimate_job, job_estimate
+from ..providers.base import ApiRequest, ApiSpec
 from ..report import RunSummary
-from ..usage import add_usage, token_totals
-from .events import Answered, Event, Finished, Sent, Settled
+from ..usage import token_totals
+from .events import Abandoned, Answered, Event, Finished, Lost, Settled
+
+
+@dataclass(slots=True)
+class _JobCost:
+    """What one job's answered requests cost in this run."""
+
+    delivered_usd: float = 0.0
+    unpriced: bool = False
+    estimate_usd: float | None = None  # committed to the budget while the job runs
+    committed: bool = False
 
 
 class RunPricing:
-    """Prices the run's jobs into ``summary.cost_usd`` and keeps the ``--max-cost`` budget.
-
-    Without a catalog nothing is priced and every job is admitted.
-    """
+    """Prices the run into ``summary.cost_usd`` and ``summary.possibly_billed_usd``, and
+    keeps the ``--max-cost`` budget. Without a catalog nothing is priced and every job is
+    admitted."""
 
     def __init__(
         self,
@@ -34,14 +48,16 @@ class RunPricing:
         catalog: Catalog | None,
         history: Mapping[str, Any],
         max_cost: float | None,
+        specs: Mapping[str, ApiSpec],
     ) -> None:
         self.summary = summary
         self.catalog = catalog
         self.history = history
+        self.specs = specs
         self.budget = Budget(limit_usd=max_cost) if max_cost is not None and catalog else None
-        self._requests: Counter[str] = Counter()  # per job, in this run
-        self._usage: dict[str, dict[str, Any] | None] = {}  # token totals per job, this run
-        self._estimates: dict[str, float | None] = {}  # per job in flight, for the budget
+        self._jobs: dict[str, _JobCost] = {}
+        if catalog is not None:
+            summary.possibly_billed_usd = 0.0
 
     def admit(self, item: PlannedJob) -> str | None:
         """None when the job may start under ``--max-cost``; else why the run stops."""
@@ -51,7 +67,7 @@ class RunPricing:
         missing = job.n - (len(item.record.images) if item.record else 0)
         estimate = job_estimate(
             job,
-            requests=provider_for(job.api).spec.request_count(job, missing),
+            requests=self.specs[job.api].request_count(job, missing),
             images=missing,
             catalog=self.catalog,
             history=self.history,
@@ -63,38 +79,62 @@ class RunPricing:
                 f"({self.budget.describe()})"
             )
         self.budget.start(estimate.usd)
-        self._estimates[job.id] = estimate.usd
+        self._jobs[job.id] = _JobCost(estimate_usd=estimate.usd, committed=True)
         return None
 
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Sent):
-            self._requests[event.job.id] += 1
-        elif isinstance(event, Answered):
-            job_id = event.job.id
-            self._usage[job_id] = add_usage(self._usage.get(job_id), token_totals(event.usage))
-        elif isinstance(event, Finished):
-            self._account(event.job.id, event.job.model)
-        elif isinstance(event, Settled):
-            # Ended neither succeeded nor failed: what it sent may have been billed; a job
-            # that sent nothing frees its share of the budget.
-            if self._requests[event.job.id]:
-                self._account(event.job.id, event.job.model)
-            elif self.budget is not None and event.job.id in self._estimates:
-                self.budget.finish(self._estimates.pop(event.job.id), 0.0)
+    def may_retry(self) -> bool:
+        """Whether a job may pay for another try: the budget is not already spent."""
+        return self.budget is None or not self.budget.exceeded()
 
-    def _account(self, job_id: str, model: str) -> None:
-        """Book what the job cost in this run (when the catalog can tell)."""
+    def describe_budget(self) -> str:
+        """The budget's line for the summary, e.g. ``cost: $4.10 of $5.00 limit``."""
+        return self.budget.describe() if self.budget is not None else "no budget"
+
+    def __call__(self, event: Event) -> None:
         if self.catalog is None:
             return
-        actual = cost_of_usage(
-            model,
-            self._usage.get(job_id),
-            requests=self._requests[job_id],
-            catalog=self.catalog,
+        if isinstance(event, Answered):
+            self._answered(event.job, event.request, event.usage)
+        elif isinstance(event, Lost | Abandoned):
+            self._possibly_billed(event.job, event.request)
+        elif isinstance(event, Finished | Settled):
+            self._ended(event.job)
+
+    def _model(self, job: Job, request: ApiRequest) -> str:
+        return self.specs[job.api].priced_as(job.model, request.step)
+
+    def _answered(self, job: Job, request: ApiRequest, usage: Mapping[str, Any] | None) -> None:
+        assert self.catalog is not None
+        cost = self._jobs.setdefault(job.id, _JobCost())
+        usd = cost_of_usage(
+            self._model(job, request), token_totals(usage), requests=1, catalog=self.catalog
         )
-        if actual is None:
-            self.summary.unpriced_jobs += 1
+        if usd is None:
+            cost.unpriced = True
         else:
-            self.summary.cost_usd += actual
-        if self.budget is not None and job_id in self._estimates:
-            self.budget.finish(self._estimates.pop(job_id), actual)
+            cost.delivered_usd += usd
+
+    def _possibly_billed(self, job: Job, request: ApiRequest) -> None:
+        assert self.catalog is not None
+        estimate = estimate_job(
+            self._model(job, request),
+            job.request,
+            requests=1,
+            images=request.images,
+            catalog=self.catalog,
+            history=self.history,
+        )
+        if estimate.usd is None:
+            return  # counted in possibly_billed, not priced
+        self.summary.possibly_billed_usd = (self.summary.possibly_billed_usd or 0.0) + estimate.usd
+        if self.budget is not None:
+            self.budget.charge(estimate.usd)
+
+    def _ended(self, job: Job) -> None:
+        """Book what the job's delivered images cost; free its share of the budget."""
+        cost = self._jobs.pop(job.id, _JobCost())
+        self.summary.cost_usd += cost.delivered_usd
+        if cost.unpriced:
+            self.summary.unpriced_jobs += 1
+        if self.budget is not None and cost.committed:
+            self.budget.finish(cost.estimate_usd, cost.delivered_usd)

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import ProviderError
 from ..models import ImageRecord, Job, JobRecord
 from ..planning.plan import PlannedJob
+from ..providers.base import ApiRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,12 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
-    """The request was answered with images; ``usage`` as the API reported it."""
+    """The request was answered with images; ``usage`` as the API reported it. ``request``
+    is what was asked (its step names what is billed: a Midjourney upscale is priced as
+    one)."""
 
     job: Job
+    request: ApiRequest
     usage: Mapping[str, Any] | None
 
 
@@ -59,17 +63,22 @@ class Refused:
 
 @dataclass(frozen=True, slots=True)
 class Lost:
-    """The request was sent and its answer lost or unusable: it may have been billed."""
+    """The request was sent and its answer lost or unusable (or its task ended without an
+    image): it may have been billed."""
 
     job: Job
+    request: ApiRequest
     error: ProviderError
 
 
 @dataclass(frozen=True, slots=True)
 class Abandoned:
-    """The request was in flight when the run stopped: it may have been billed."""
+    """The request was in flight when the run stopped (``earlier``: when an earlier run
+    stopped, found recorded in the state): it may have been billed."""
 
     job: Job
+    request: ApiRequest
+    earlier: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ class Stopping:
         self.interrupts = 0
         self.aborted: str | None = None  # the message of the error that stopped the run
         self._cancel: Callable[[], None] = lambda: None
+        self._announce: Callable[[int], None] = lambda interrupts: None
 
     def is_set(self) -> bool:
         return self.event.is_set()
@@ -45,10 +46,15 @@ class Stopping:
         """What cancels the work in flight (the workers): called when the grace is over."""
         self._cancel = cancel
 
+    def on_interrupt(self, announce: Callable[[int], None]) -> None:
+        """What tells the user, at once, what an interrupt does (given the count so far)."""
+        self._announce = announce
+
     def interrupt(self) -> None:
         """Ctrl-C / SIGTERM: the first stops dispatching, the second cancels in-flight work."""
         self.interrupts += 1
         self.event.set()
+        self._announce(self.interrupts)
         if self.interrupts > 1:
             self._cancel()
 

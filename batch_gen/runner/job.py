@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +32,15 @@ from ..files.atomic import recover_image
 from ..files.naming import resolve_inside
 from ..models import ImageRecord, Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
-from ..providers.base import Answer, ApiRequest, Call, Endpoint, Generation, Provider
+from ..providers.base import (
+    Answer,
+    ApiRequest,
+    Call,
+    Endpoint,
+    Generation,
+    Provider,
+    ReturnedImage,
+)
 from ..providers.download import download_image
 from . import transitions
 from .events import (
@@ -73,6 +81,8 @@ class RunContext:
     # The seams a test may replace: which provider serves an API, and how a call is sent.
     providers: Callable[[str], Provider]
     transport: Callable[[Call], Awaitable[Answer]]
+    # Whether a job may pay for another try (``--max-cost``); False also stops the run.
+    may_retry: Callable[[Job], bool]
     # Runs a job's finishing beside the workers; waits while too many are waiting.
     spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
 
@@ -107,25 +117,32 @@ class JobRun:
         self.job: Job = item.job
         self.previous = previous  # the recorded state before this run touched the job
         self.record = start_record(run.root, item, now=time.time())
+        # Paid requests an earlier run left in flight (killed, or abandoned at a stop).
+        self.abandoned_earlier = item.record.in_flight if item.record is not None else 0
+        self.provider = run.providers(self.job.api)
+        self._current: ApiRequest = self._next_request()  # the request being tried
         self.provenance = Provenance()
         self.unplaced: list[StagedImage] = []
         self.secret: str | None = run.endpoint.api_key
         self.template = run.options.filename
-        self._in_flight = 0  # calls sent and not yet answered
         self._first_poll: float | None = None  # of the current try, for the task deadline
+        self._replaced_lost_task = False  # a job pays for one replacement task per run
 
     # --- the job's life ------------------------------------------------------------------
 
     async def execute(self) -> None:
         """Run the job to an end; a stop leaves it ``running`` for the next run to resume."""
         self._record(self.record)
+        for _ in range(self.abandoned_earlier):
+            self.run.events.emit(Abandoned(self.job, self._next_request(), earlier=True))
         try:
             await self._fill()
         except asyncio.CancelledError:
             # Cancelled past the grace period: the job stays "running" in the state, which
-            # the next run resumes, keeping every image already recorded.
-            if self._in_flight:
-                self.run.events.emit(Abandoned(self.job))
+            # the next run resumes, keeping every image already recorded. A paid request in
+            # flight stays recorded as such (see :meth:`send`): it may have been billed.
+            if self.record.in_flight:
+                self.run.events.emit(Abandoned(self.job, self._current))
             raise
         except Stopped:
             self.run.events.emit(Settled(self.job))
@@ -140,11 +157,16 @@ class JobRun:
         else:
             await self.run.spawn(self._succeed())
 
+    def _next_request(self) -> ApiRequest:
+        """The request for the job's next missing images."""
+        missing = max(self.job.n - len(self.record.images), 1)
+        return self.provider.requests_for(self.job, missing)[0]
+
     async def _fill(self) -> None:
         """Request images until the job has all of them recorded."""
-        provider = self.run.providers(self.job.api)
+        provider = self.provider
         while (missing := self.job.n - len(self.record.images)) > 0:
-            request = provider.requests_for(self.job, missing)[0]
+            request = self._current = self._next_request()
             first = len(self.record.images) + 1
             attempts = Attempts(
                 self.job,
@@ -158,28 +180,39 @@ class JobRun:
                     generation = await self._request(provider, request)
                     wanted = generation.images[:missing]
                     staged = await self.run.in_thread(
-                        stage_inline,
-                        self.run.root,
-                        self.run.options.filename,
-                        self.job,
-                        first,
-                        wanted,
+                        stage_inline, self.run.root, self.template, self.job, first, wanted
                     )
-            self._answered(generation)
-            for offset, returned in enumerate(wanted):
-                if staged[offset] is None:  # a URL: fetch it now, links expire
-                    assert returned.url is not None
-                    data = await self._download(returned.url)
-                    staged[offset] = await self.run.in_thread(
-                        stage,
-                        self.run.root,
-                        self.template,
-                        self.job,
-                        first + offset,
-                        data,
-                        returned.revised_prompt,
-                    )
-            self._staged([item for item in staged if item is not None])
+            try:
+                await self._fetch_urls(wanted, staged, first)
+            except ProviderError as error:
+                # Billed, and not (all) delivered: keep what did arrive, count the loss.
+                arrived = [item for item in staged if item is not None]
+                if arrived:
+                    self._delivered(generation, arrived)
+                else:
+                    failed = transitions.attempt_failed
+                    self._record(failed(self.record, error, retrying=False, now=time.time()))
+                self.run.events.emit(Lost(self.job, request, error))
+                raise
+            self._delivered(generation, [item for item in staged if item is not None])
+
+    async def _fetch_urls(
+        self, wanted: Sequence[ReturnedImage], staged: list[StagedImage | None], first: int
+    ) -> None:
+        """Download and stage the images an answer gave as URLs (links expire: at once)."""
+        for offset, returned in enumerate(wanted):
+            if staged[offset] is not None or returned.url is None:
+                continue
+            data = await self._download(returned.url)
+            staged[offset] = await self.run.in_thread(
+                stage,
+                self.run.root,
+                self.template,
+                self.job,
+                first + offset,
+                data,
+                returned.revised_prompt,
+            )
 
     async def _request(self, provider: Provider, request: ApiRequest) -> Generation:
         """One try of ``request`` inside a concurrency slot."""
@@ -236,15 +269,22 @@ class JobRun:
     def _attempt_failed(self, error: ProviderError, retrying: bool) -> None:
         now = time.time()
         self._record(transitions.attempt_failed(self.record, error, retrying=retrying, now=now))
-        self.run.events.emit(Lost(self.job, error) if error.ambiguous else Refused(self.job, error))
+        if error.ambiguous:
+            self.run.events.emit(Lost(self.job, self._current, error))
+        else:
+            self.run.events.emit(Refused(self.job, error))
+        if retrying and not self.run.may_retry(self.job):
+            raise Stopped  # the budget is spent: no more tries, for this job or any
 
     def _answered(self, generation: Generation) -> None:
         self.provenance.add(generation)
         self.record = transitions.answered(self.record, generation.usage, now=time.time())
-        self.run.events.emit(Answered(self.job, generation.usage))
+        self.run.events.emit(Answered(self.job, self._current, generation.usage))
 
-    def _staged(self, staged: list[StagedImage]) -> None:
-        """Record images written to their temp files; they are renamed into place later."""
+    def _delivered(self, generation: Generation, staged: list[StagedImage]) -> None:
+        """Record the answer and the images written to their temp files (renamed into
+        place later)."""
+        self._answered(generation)
         images = tuple(item.image for item in staged)
         self._record(transitions.images_saved(self.record, images, now=time.time()))
         self.unplaced.extend(staged)
@@ -290,13 +330,17 @@ class JobRun:
     def record_task(self, step: str, task_id: str | None) -> None:
         self._record(transitions.task_recorded(self.record, step, task_id, now=time.time()))
 
-    async def send(self, call: Call) -> Answer:
+    async def send(self, call: Call, *, billable: bool) -> Answer:
         await self.run.admission.call_slot()
-        self._in_flight += 1
-        try:
-            return await self.run.transport(call)
-        finally:
-            self._in_flight -= 1
+        if billable:  # durable before it goes: a run killed meanwhile finds it recorded
+            self._record(transitions.sending(self.record, now=time.time()))
+        return await self.run.transport(call)
+
+    def replace_lost_task(self) -> bool:
+        if self._replaced_lost_task:
+            return False
+        self._replaced_lost_task = True
+        return True
 
     async def before_poll(self, polls: int) -> None:
         options = self.run.options

@@ -20,9 +20,10 @@ from typing import Any
 
 import aiohttp
 
+from .. import routing
 from ..config import RunOptions
 from ..files.atomic import ExistingFiles, recover_image, remove_stale_partials
-from ..models import JobStatus, Manifest
+from ..models import Job, JobStatus, Manifest
 from ..planning.dry_run import files_present
 from ..planning.plan import Plan, PlannedJob, make_plan
 from ..planning.preflight import preflight
@@ -30,7 +31,7 @@ from ..progress import NullProgress, Progress
 from ..providers import provider_for
 from ..providers.base import Answer, Call, Endpoint, Provider
 from ..providers.http import exchange
-from ..report import RunSummary
+from ..report import RunSummary, plural
 from ..state.jobindex import write_job_index
 from ..state.journal import StateStore
 from ..state.runinfo import write_run_info
@@ -117,6 +118,11 @@ class _Run:
         self._finishing = asyncio.Semaphore(4 * options.concurrency)
         self._group: asyncio.TaskGroup | None = None
         self.stopping.on_cancel(self._cancel_workers)
+        self.stopping.on_interrupt(self._announce_interrupt)
+        self.summary.job_keys = {job.id: job.key for job in manifest.jobs}
+        self.summary.manifest = str(manifest.path)
+        self.summary.provider = options.provider
+        self.summary.started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     async def execute(
         self,
@@ -149,6 +155,7 @@ class _Run:
                         files=files,
                         providers=providers,
                         transport=transport or over_http,
+                        may_retry=self._may_retry,
                         spawn=self._spawn,
                     )
                     await self._work(plan, context)
@@ -203,12 +210,13 @@ class _Run:
             catalog=checked.catalog,
             history=checked.history,
             max_cost=options.max_cost,
+            specs=routing.ROUTES,
         )
         self.events.add(self.pricing)
 
     def note(self, message: str) -> None:
         """Tell the user something about the run now, and again in the summary."""
-        print(f"batch_gen: {message}", file=sys.stderr, flush=True)
+        _say(message)
         self.summary.notes.append(message)
 
     def _on_event(self, event: Event) -> None:
@@ -225,6 +233,18 @@ class _Run:
         if self.summary.budget_stop is None:
             self.summary.budget_stop = refusal
             self.stopping.stop()
+        return False
+
+    def _may_retry(self, job: Job) -> bool:
+        """Whether ``job`` may pay for another try under ``--max-cost``; if not, stop."""
+        if self.pricing is None or self.pricing.may_retry():
+            return True
+        if self.summary.budget_stop is None:
+            self.summary.budget_stop = (
+                f"stopped while retrying {job.id}: what was charged, possibly billed"
+                f" requests included, reached --max-cost ({self.pricing.describe_budget()})"
+            )
+        self.stopping.stop()
         return False
 
     async def _work(self, plan: Plan, context: RunContext) -> None:
@@ -275,6 +295,21 @@ class _Run:
         finally:
             self._finishing.release()
 
+    def _announce_interrupt(self, interrupts: int) -> None:
+        """Say at once what the interrupt does, and what it may cost."""
+        in_flight = self.admission.slots.in_use
+        if interrupts == 1:
+            _say(
+                f"stopping: {plural(in_flight, 'request')} in flight; waiting up to"
+                f" {self.options.grace:g}s for them to finish. Press Ctrl-C again to abandon"
+                " them (they may still be billed)"
+            )
+        else:
+            _say(
+                f"abandoning {plural(in_flight, 'request')} in flight (they may still be"
+                " billed; the state keeps them for the next run)"
+            )
+
     def _cancel_workers(self) -> None:
         for task in self._workers:
             task.cancel()
@@ -288,3 +323,7 @@ async def _session(options: RunOptions) -> AsyncIterator[aiohttp.ClientSession]:
         timeout=timeout, connector=connector, raise_for_status=False, read_bufsize=READ_BUFFER
     ) as session:
         yield session
+
+
+def _say(message: str) -> None:
+    print(f"batch_gen: {message}", file=sys.stderr, flush=True)

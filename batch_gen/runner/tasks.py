@@ -12,8 +12,10 @@ The provider only describes calls and reads answers (pure, see
 4. polls are paced and bounded by the task deadline (the :class:`Channel` decides both),
    each taking its own rate-limit slot, like every call;
 5. one rule for every ending: Ready is the result; Ended forgets the task, so that a retry
-   submits a new one, and when the task was lost (an unknown or expired id) rather than
-   refused, that new task is a possibly billed retry.
+   submits a new one, and counts it as possibly billed (it was paid for and made no
+   image). A task the API does not find is looked for again a few times first (a gateway
+   may not show a task it just accepted), and a job replaces a lost task at most once
+   per run.
 
 A poll or a pre-action fetch is never billed: its failure is never possibly billed.
 """
@@ -40,6 +42,9 @@ from ..providers.base import (
 
 T = TypeVar("T")
 
+#: Polls in a row that may find no task before it counts as lost (they back off).
+LOST_TASK_PATIENCE = 4
+
 
 class Channel(Protocol):
     """What the loop needs from the run, for one job."""
@@ -54,8 +59,13 @@ class Channel(Protocol):
         """Record (or, with None, forget) the task of ``step``; durable on return."""
         ...
 
-    async def send(self, call: Call) -> Answer:
-        """Send one call in its own rate-limit slot."""
+    async def send(self, call: Call, *, billable: bool) -> Answer:
+        """Send one call in its own rate-limit slot. ``billable``: the call may be charged
+        (a submission or a synchronous request, not a poll or a fetch)."""
+        ...
+
+    def replace_lost_task(self) -> bool:
+        """Whether the job may pay for a new task in place of a lost one (once per run)."""
         ...
 
     async def before_poll(self, polls: int) -> None:
@@ -77,16 +87,22 @@ async def perform(provider: Provider, request: ApiRequest, channel: Channel) -> 
             return result
         task_id = result.task_id
         channel.record_task(request.step, task_id)  # durable before the first poll
+    unseen = 0  # polls in a row that did not find the task
     for polls in itertools.count(1):
         await channel.before_poll(polls)
         poll = await _poll(provider, task_id, channel)
         if isinstance(poll, Ready):
             return _with_task(poll.generation, task_id, request.step)
-        if isinstance(poll, Ended):
-            channel.record_task(request.step, None)  # a retry submits a new task
-            if poll.lost:
-                poll.error.ambiguous = True  # the lost task was paid for; so is the next
-            raise poll.error
+        if not isinstance(poll, Ended):
+            unseen = 0
+            continue
+        if poll.lost and unseen < LOST_TASK_PATIENCE:
+            # A gateway may not show a task it just accepted yet, and a task id is money
+            # already spent: look again (the polls back off) before paying for another.
+            unseen += 1
+            continue
+        channel.record_task(request.step, None)  # a retry submits a new task
+        raise _ended(poll, channel)
     raise AssertionError("unreachable: itertools.count never ends")
 
 
@@ -104,8 +120,20 @@ async def _send(
         call = await channel.in_thread(_build_with_inputs, provider, request, prepared)
     else:
         call = provider.build_call(request, (), prepared)
-    answer = await channel.send(call)
+    answer = await channel.send(call, billable=True)
     return provider.read_answer(answer, request, secret=channel.secret)
+
+
+def _ended(poll: Ended, channel: Channel) -> ProviderError:
+    """The error a task ended with: it was submitted (paid for) and made no image, so it
+    is possibly billed. A lost task may be replaced once per run; after that the job
+    waits for a later run rather than paying again and again."""
+    error = poll.error
+    error.ambiguous = True
+    if poll.lost and not channel.replace_lost_task():
+        error.retry_in_run = False
+        error.message += " (its replacement was lost too: run again later to try once more)"
+    return error
 
 
 def _build_with_inputs(provider: Provider, request: ApiRequest, prepared: Poll | None) -> Call:
@@ -116,7 +144,7 @@ def _build_with_inputs(provider: Provider, request: ApiRequest, prepared: Poll |
 async def _poll(provider: Provider, task_id: str, channel: Channel) -> Poll:
     """One poll (or pre-action fetch) of ``task_id``."""
     try:
-        answer = await channel.send(provider.poll_call(task_id))
+        answer = await channel.send(provider.poll_call(task_id), billable=False)
         return provider.read_poll(answer, task_id, secret=channel.secret)
     except ProviderError as error:
         error.ambiguous = False  # a poll is never billed: a lost answer costs nothing

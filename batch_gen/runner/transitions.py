@@ -23,17 +23,25 @@ def started(
     (``kept``), and from ``base`` (the record of the same key, None for a fresh or forced
     start) its counts and the tasks an earlier run paid for, to be polled, not resubmitted.
     """
+    # Requests an earlier run left in flight may have been billed: the one this run sends
+    # again is a possibly billed retry.
+    abandoned = base.in_flight if base else 0
     return JobRecord(
         id=job.id,
         key=job.key,
         status=JobStatus.RUNNING,
         attempts=base.attempts if base else 0,
         images=tuple(sorted(kept, key=lambda image: image.number)),
-        ambiguous_retries=base.ambiguous_retries if base else 0,
+        ambiguous_retries=(base.ambiguous_retries if base else 0) + abandoned,
         usage=base.usage if base else None,
         updated_at=now,
         tasks=base.tasks if base else None,
     )
+
+
+def sending(record: JobRecord, *, now: float) -> JobRecord:
+    """A paid request is about to go out: until its fate is known it is in flight."""
+    return record.replace(in_flight=record.in_flight + 1, updated_at=now)
 
 
 def attempt_failed(
@@ -45,6 +53,7 @@ def attempt_failed(
         attempts=record.attempts + 1,
         error=error.describe(),
         ambiguous_retries=record.ambiguous_retries + (1 if retrying and error.ambiguous else 0),
+        in_flight=0,
         updated_at=now,
     )
 
@@ -58,6 +67,7 @@ def answered(record: JobRecord, usage: Mapping[str, Any] | None, *, now: float) 
     return record.replace(
         attempts=record.attempts + 1,
         usage=add_usage(record.usage, token_totals(usage)),
+        in_flight=0,
         updated_at=now,
     )
 

@@ -42,7 +42,7 @@ from batch_gen.providers.bria import (
     with_images,
 )
 from batch_gen.providers.bria_answers import parse_status, task_error
-from batch_gen.runner.tasks import perform
+from batch_gen.runner.tasks import LOST_TASK_PATIENCE, perform
 
 BASE = API_BASE
 KEY = API_KEY
@@ -286,15 +286,17 @@ async def test_an_error_task_is_forgotten_and_reported(
 async def test_a_404_poll_forgets_the_task_and_says_a_retry_pays_again(
     session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """An unknown or expired id cannot be polled again: retryable, maybe billed twice."""
+    """An unknown or expired id, still unknown after a few more polls, cannot be polled
+    again: retryable, maybe billed twice."""
     provider = BriaEdit()
     (request,) = provider.requests_for(_edit_job(tmp_path), 1)
     channel = MemoryChannel(session, edit_1=TASK)
     with aioresponses() as mock:
-        mock.get(STATUS, status=404, payload={"error": {"message": "not found", "code": ""}})
+        gone = {"error": {"message": "not found", "code": ""}}
+        mock.get(STATUS, status=404, payload=gone, repeat=True)
         with pytest.raises(BadResponseError, match="submits the edit again") as caught:
             await perform(provider, request, channel)
-        assert len(_calls(mock)) == 1
+        assert len(_calls(mock)) == 1 + LOST_TASK_PATIENCE
     assert caught.value.retryable
     assert caught.value.ambiguous
     assert channel.tasks().get("edit:1") is None

@@ -39,7 +39,7 @@ from batch_gen.providers.flux import (
     size_fields,
     submit_task_id,
 )
-from batch_gen.runner.tasks import perform
+from batch_gen.runner.tasks import LOST_TASK_PATIENCE, perform
 
 BASE, KEY = API_BASE, API_KEY
 RESULT = f"{BASE}/flux/v1/get_result?id={{}}"
@@ -290,19 +290,57 @@ async def test_a_task_that_ends_without_an_image_is_forgotten(
     retryable: bool,
     lost: bool,
 ) -> None:
-    """An ended task is forgotten, so a later try submits again; the new task is maybe
-    billed twice (ambiguous) only when the old one was lost rather than refused."""
+    """An ended task is forgotten, so a later try submits again. It was paid for and made
+    no image: possibly billed, whatever the ending. A task not found is looked for again
+    (the polls back off) before it counts as lost."""
+    channel = MemoryChannel(session, submit="t1")
+    request = Flux().requests_for(_job(), 1)[0]
+    polls = 1 + (LOST_TASK_PATIENCE if lost else 0)
+    with aioresponses() as mock:
+        mock.get(RESULT.format("t1"), payload={"id": "t1", **document}, repeat=True)
+        with pytest.raises(error) as caught:
+            await perform(Flux(), request, channel)
+        assert _count(mock) == polls
+    assert caught.value.retryable is retryable
+    assert caught.value.ambiguous
+    assert channel.tasks() == {}
+    assert channel.log == [*(f"poll {n}" for n in range(1, polls + 1)), "record submit None"]
+
+
+async def test_a_task_not_found_while_young_is_found_on_a_later_poll(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A gateway may not show a task it just accepted: "Task not found" twice, then Ready,
+    costs no new task."""
     channel = MemoryChannel(session, submit="t1")
     request = Flux().requests_for(_job(), 1)[0]
     with aioresponses() as mock:
-        mock.get(RESULT.format("t1"), payload={"id": "t1", **document})
-        with pytest.raises(error) as caught:
+        for _ in range(2):
+            mock.get(RESULT.format("t1"), payload={"id": "t1", "status": "Task not found"})
+        mock.get(RESULT.format("t1"), payload=_ready("t1"))
+        generation = await perform(Flux(), request, channel)
+        assert _count(mock) == 3
+    assert generation.request_id == "t1"
+    assert channel.billable == []  # nothing submitted again
+    assert channel.tasks() == {"submit": "t1"}
+
+
+async def test_a_lost_task_is_replaced_once_per_run(session: aiohttp.ClientSession) -> None:
+    """The first lost task may be replaced within the run; a second is not (the error is
+    retryable by a later run only)."""
+    channel = MemoryChannel(session, submit="t1")
+    request = Flux().requests_for(_job(), 1)[0]
+    gone = {"id": "t1", "status": "Task not found"}
+    with aioresponses() as mock:
+        mock.get(RESULT.format("t1"), payload=gone, repeat=True)
+        with pytest.raises(BadResponseError) as first:
             await perform(Flux(), request, channel)
-        assert _count(mock) == 1
-    assert caught.value.retryable is retryable
-    assert caught.value.ambiguous is lost
-    assert channel.tasks() == {}
-    assert channel.log == ["poll 1", "record submit None"]
+        channel.record_task("submit", "t1")
+        with pytest.raises(BadResponseError) as second:
+            await perform(Flux(), request, channel)
+    assert first.value.retry_in_run
+    assert not second.value.retry_in_run
+    assert "run again later" in second.value.message
 
 
 async def test_unknown_statuses_keep_polling(session: aiohttp.ClientSession) -> None:

@@ -39,7 +39,7 @@ from batch_gen.providers.midjourney import (
     upscale_custom_id,
 )
 from batch_gen.providers.midjourney_answers import read_fetch, read_task, submit_task_id
-from batch_gen.runner.tasks import perform
+from batch_gen.runner.tasks import LOST_TASK_PATIENCE, perform
 
 BASE, KEY = API_BASE, API_KEY
 FETCH = f"{BASE}/mj/task/{{}}/fetch"
@@ -444,23 +444,25 @@ async def test_a_failed_task_is_forgotten_so_the_retry_submits_again(
 async def test_a_task_the_gateway_no_longer_knows_is_forgotten(
     session: aiohttp.ClientSession,
 ) -> None:
-    """new-api's HTTP 400 ``task_no_found`` forgets the task: retryable, submit again,
-    and that new task is a possibly billed retry."""
+    """new-api's HTTP 400 ``task_no_found``, still so after a few more polls, forgets the
+    task: retryable, submit again, and that new task is a possibly billed retry."""
     channel = MemoryChannel(session, imagine="9")
     request = Midjourney().requests_for(_job(), 1)[0]
+    polls = 1 + LOST_TASK_PATIENCE
     with aioresponses() as mock:
         mock.get(
             FETCH.format(9),
             status=400,
             payload={"description": "task_no_found ", "type": "upstream_error", "code": 4},
+            repeat=True,
         )
         with pytest.raises(BadResponseError, match="gone") as caught:
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == 1
+        assert _count(mock) == polls
     assert caught.value.retryable
     assert caught.value.ambiguous  # the lost task was paid for; the next one may be too
     assert channel.tasks() == {}
-    assert channel.log == ["poll 1", "record imagine None"]
+    assert channel.log == [*(f"poll {n}" for n in range(1, polls + 1)), "record imagine None"]
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])

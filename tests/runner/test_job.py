@@ -25,6 +25,7 @@ from batch_gen.providers.base import Ended, Endpoint, Running, Submitted
 from batch_gen.report import RunSummary
 from batch_gen.retry import RetryPolicy
 from batch_gen.runner import run_batch
+from batch_gen.runner.tasks import LOST_TASK_PATIENCE
 from batch_gen.state.journal import read_state
 
 
@@ -155,22 +156,44 @@ async def test_a_recorded_task_is_polled_not_submitted_again(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("ending", "ambiguous"),
+    ("ending", "polls"),
     [
-        (Ended(ServerError("task failed")), False),
-        (Ended(BadResponseError("task gone"), lost=True), True),
+        (Ended(ServerError("task failed")), 1),
+        (Ended(BadResponseError("task gone"), lost=True), 1 + LOST_TASK_PATIENCE),
     ],
 )
-async def test_an_ended_task_is_forgotten_and_a_lost_one_counts_as_possibly_billed(
-    tmp_path: Path, ending: Ended, ambiguous: bool
+async def test_an_ended_task_is_forgotten_and_counted_as_possibly_billed(
+    tmp_path: Path, ending: Ended, polls: int
 ) -> None:
-    api = FakeApi(tasks=True).enqueue(Submitted("t-1"), ending, Submitted("t-2"), ready())
+    """It was paid for and made no image; the retry submits a new task. A task not found
+    is polled a few more times first."""
+    api = FakeApi(tasks=True).enqueue(
+        Submitted("t-1"), *(ending for _ in range(polls)), Submitted("t-2"), ready()
+    )
     summary = await _run(_manifest(tmp_path), api)
     record = read_state(tmp_path / "out")["j0"]
     assert record.status is JobStatus.SUCCEEDED
     assert record.tasks == {"submit:1": "t-2"}
-    assert summary.ambiguous_retries == int(ambiguous)
-    assert [call.method for call in api.calls] == ["POST", "GET", "POST", "GET"]
+    assert summary.ambiguous_retries == 1
+    assert summary.possibly_billed == {"j0": 1}
+    assert [call.method for call in api.calls] == ["POST", *["GET"] * polls, "POST", "GET"]
+
+
+async def test_a_job_replaces_a_lost_task_once_per_run(tmp_path: Path) -> None:
+    lost = Ended(BadResponseError("task gone"), lost=True)
+    patience = 1 + LOST_TASK_PATIENCE
+    api = FakeApi(tasks=True).enqueue(
+        Submitted("t-1"),
+        *(lost for _ in range(patience)),
+        Submitted("t-2"),
+        *(lost for _ in range(patience)),
+    )
+    summary = await _run(_manifest(tmp_path), api, retry=RetryPolicy(max_attempts=5, scale=0))
+    assert [call.method for call in api.calls].count("POST") == 2
+    assert summary.possibly_billed == {"j0": 2}
+    record = read_state(tmp_path / "out")["j0"]
+    assert record.status is JobStatus.FAILED
+    assert record.retryable
 
 
 async def test_a_failed_poll_is_retried_on_the_same_task_and_never_possibly_billed(
