@@ -102,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--task-timeout", type=_seconds, help="give up polling a task after this (default 1800)"
     )
+    run.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every done image's sha256, not only its size; remake those that differ",
+    )
+    run.add_argument(
+        "--replace-foreign",
+        action="store_true",
+        help="allow replacing images made by another provider (offline simulator versus a"
+        " real base URL) or for another manifest; without it such a run stops before sending",
+    )
 
     status = commands.add_parser("status", help="show where each job of a manifest stands")
     status.add_argument("manifest", type=Path)
@@ -156,13 +167,18 @@ def _run(args: argparse.Namespace) -> int:
         check_models=not args.no_catalog,
         poll_interval=args.poll_interval,
         task_timeout=args.task_timeout,
+        verify=args.verify,
+        replace_foreign=args.replace_foreign,
     )
     if args.dry_run:
         with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
             preview = plan_run(manifest, options)
+            print(f"batch_gen: {preview.plan.describe(options.output_dir)}", file=sys.stderr)
             requests = count_requests(preview)
             output_dir = str(options.output_dir)
             print(format_plan(preview.plan, requests=requests, output_dir=output_dir))
+            if preview.refusal is not None:
+                print(preview.refusal)
             if options.check_models and preview.plan.to_run:
                 print(price_plan(preview, manifest, options))
         return EXIT_OK

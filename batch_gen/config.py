@@ -52,11 +52,18 @@ class RunOptions:
     task_timeout: float = 1800.0  # give up polling a task after this long (per try)
     max_cost: float | None = None  # USD: stop dispatching before this would be exceeded
     check_models: bool = True  # refuse models the catalog does not know (--no-catalog)
+    verify: bool = False  # check every done image's sha256, not only its size (--verify)
+    replace_foreign: bool = False  # may replace images another provider or manifest made
 
     @property
     def provider(self) -> str:
         """The provider identity that goes into job keys (see :func:`provider_of`)."""
         return provider_of(offline=self.offline, base_url=self.base_url)
+
+    @property
+    def maker(self) -> str:
+        """Who makes this run's images, as sidecars record it (see :func:`maker_of`)."""
+        return maker_of(self.provider)
 
 
 def provider_of(*, offline: bool, base_url: str) -> str:
@@ -71,6 +78,17 @@ def provider_of(*, offline: bool, base_url: str) -> str:
         return "cometapi"
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+OFFLINE_MAKER = "offline simulator"
+
+
+def maker_of(provider: str) -> str:
+    """Who makes the images of a provider identity (see :func:`provider_of`), as a person
+    reads it and sidecars record it: the base URL's host, or the offline simulator."""
+    if provider == "simulator":
+        return OFFLINE_MAKER
+    return urlsplit(DEFAULT_BASE_URL if provider == "cometapi" else provider).netloc or provider
 
 
 def provider_identity(*, offline: bool, base_url: str | None, environ: Mapping[str, str]) -> str:
@@ -106,6 +124,8 @@ def build_options(
     check_models: bool = True,
     poll_interval: float | None = None,
     task_timeout: float | None = None,
+    verify: bool = False,
+    replace_foreign: bool = False,
 ) -> RunOptions:
     """Merge command line (keyword arguments) over the manifest's ``run:`` over defaults.
 
@@ -146,6 +166,8 @@ def build_options(
         # The local simulator finishes tasks in about a second: no need to wait 3 s a poll.
         poll_interval=(0.25 if offline else 3.0) if poll_interval is None else poll_interval,
         task_timeout=1800.0 if task_timeout is None else task_timeout,
+        verify=verify,
+        replace_foreign=replace_foreign,
     )
 
 

@@ -8,7 +8,8 @@ yaml) are translated once, where they occur, with ``raise ... from exc``::
     ├── UsageError             invalid command line or run options               → exit 2
     ├── ConfigurationError     the run cannot start or must stop as a whole      → exit 3
     │   ├── MissingKeyError    no COMETAPI_KEY and not --offline
-    │   └── OutputLockedError  another run holds the output folder
+    │   ├── OutputLockedError  another run holds the output folder
+    │   └── ForeignImagesError the run would replace images another provider or manifest made
     └── ProviderError          one request failed (retryable / ambiguous / retry_after)
         ├── FatalProviderError aborts the whole run at once                      → exit 3
         │   ├── AuthenticationError  401 / 403: missing, rejected or unauthorised key
@@ -78,6 +79,11 @@ class MissingKeyError(ConfigurationError):
 
 class OutputLockedError(ConfigurationError):
     """Another live run holds the lock on the output folder."""
+
+
+class ForeignImagesError(ConfigurationError):
+    """The run would replace or delete images that another provider (the offline simulator
+    versus a real base URL) or another manifest made, and was not told it may."""
 
 
 class ProviderError(BatchGenError):

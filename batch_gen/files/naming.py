@@ -161,6 +161,11 @@ def resolve_inside(root: Path, relative: str) -> Path:
     return root.joinpath(*posixpath.normpath(relative).split("/"))
 
 
+def is_safe(relative: str) -> bool:
+    """Whether :func:`resolve_inside` accepts ``relative``."""
+    return _unsafe_reason(relative) is None
+
+
 def _unsafe_reason(relative: str) -> str | None:
     if not relative:
         return "it is empty"

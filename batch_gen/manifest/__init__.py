@@ -14,13 +14,14 @@ Modules, from the file inward: :mod:`.load` (the file, the reader by suffix),
 
 from __future__ import annotations
 
-from .jobs import DEFAULT_MODEL, DEFAULT_PROVIDER, with_provider
+from .jobs import DEFAULT_MODEL, DEFAULT_PROVIDER, key_for, with_provider
 from .load import default_output_dir, load_manifest
 
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PROVIDER",
     "default_output_dir",
+    "key_for",
     "load_manifest",
     "with_provider",
 ]

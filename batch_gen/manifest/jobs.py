@@ -73,14 +73,14 @@ def with_provider(manifest: Manifest, provider: str) -> Manifest:
     ``status`` needs it: it learns which provider the last run used (the simulator, for an
     offline run) only after the manifest has told it where the output folder is.
     """
-    jobs = tuple(
-        msgspec.structs.replace(
-            job,
-            key=_key(provider, routing.ROUTES[job.api], job.prompt, job.request, job.inputs),
-        )
-        for job in manifest.jobs
-    )
+    jobs = tuple(msgspec.structs.replace(job, key=key_for(job, provider)) for job in manifest.jobs)
     return dataclasses.replace(manifest, jobs=jobs)
+
+
+def key_for(job: Job, provider: str) -> str:
+    """The key ``job`` would have for ``provider``: tells whether an image recorded under
+    another key was made for this very job by another provider."""
+    return _key(provider, routing.ROUTES[job.api], job.prompt, job.request, job.inputs)
 
 
 def _key(

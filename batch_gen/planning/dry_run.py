@@ -6,22 +6,21 @@ Reads the state without taking the lock and sends nothing; imports nothing that 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from batch_gen.config import RunOptions
-from batch_gen.files.atomic import ExistingFiles
 from batch_gen.models import Job, JobRecord, Manifest
-from batch_gen.planning.plan import Plan, PlannedJob, Reason, make_plan
+from batch_gen.planning.on_disk import OnDisk
+from batch_gen.planning.ownership import refusal
+from batch_gen.planning.plan import Plan, PlannedJob, Reason
 from batch_gen.planning.preflight import preflight
+from batch_gen.planning.resume import resume
 from batch_gen.pricing.cost import estimate_run, format_estimate
 from batch_gen.providers import provider_for
 from batch_gen.state.journal import read_state
-
-
-def files_present(existing: ExistingFiles, record: JobRecord) -> bool:
-    """Whether every file of a succeeded record still exists."""
-    return bool(record.images) and all(existing(image.file) for image in record.images)
+from batch_gen.state.runinfo import read_run_info
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,26 +32,27 @@ class Preview:
     records: Mapping[str, JobRecord]
     # For each job that runs: (job, requests it needs, images it still has to make).
     work: tuple[tuple[Job, int, int], ...]
+    refusal: str | None = None  # why a run would stop before sending anything
 
 
 def plan_run(manifest: Manifest, options: RunOptions) -> Preview:
     """The plan a run would follow now, read without taking the lock (for ``--dry-run``)."""
-    records = read_state(options.output_dir)
-    existing = ExistingFiles(options.output_dir)
-    plan = make_plan(
-        manifest.jobs,
-        records,
-        files_present=lambda record: files_present(existing, record),
-        only=options.only,
-        force=options.force,
-        retry_failed=options.retry_failed,
+    found = resume(
+        manifest,
+        options,
+        read_state(options.output_dir),
+        last_provider=read_run_info(options.output_dir).get("provider"),
+        now=time.time(),
     )
     work = []
-    for item in plan.to_run:
+    for item in found.plan.to_run:
         job = item.job
-        missing = max(job.n - _saved_images(item, existing), 0)
+        missing = max(job.n - _saved_images(item, found.disk), 0)
         work.append((job, provider_for(job.api).spec.request_count(job, missing), missing))
-    return Preview(plan, records, tuple(work))
+    stop = None
+    if found.foreign and not options.replace_foreign:
+        stop = refusal(found.foreign, found.owner, options.output_dir, dry_run=True)
+    return Preview(found.plan, found.disk.records, tuple(work), stop)
 
 
 def count_requests(preview: Preview) -> int:
@@ -60,11 +60,11 @@ def count_requests(preview: Preview) -> int:
     return sum(requests for _, requests, _ in preview.work)
 
 
-def _saved_images(item: PlannedJob, existing: ExistingFiles) -> int:
-    """Images of the job's current version still on disk (a forced job redoes them all)."""
+def _saved_images(item: PlannedJob, disk: OnDisk) -> int:
+    """Images of the job's current version still in place (a forced job redoes them all)."""
     if item.record is None or item.reason is Reason.FORCED:
         return 0
-    return sum(1 for image in item.record.images if existing(image.file))
+    return disk.in_place(item.record)
 
 
 def price_plan(preview: Preview, manifest: Manifest, options: RunOptions) -> str:

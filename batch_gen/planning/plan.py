@@ -1,16 +1,19 @@
 """What a run will do with each job, decided from the manifest and the recorded state.
 
-Pure: the file system is consulted only through the ``files_present`` callback, so the
-resume rules are a table test (see ``tests/planning/test_plan.py``).
+Pure: the file system is consulted only through the ``files_present`` callback (and the
+jobs another provider made are given), so the resume rules are a table test (see
+``tests/planning/test_plan.py``).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import NamedTuple
 
 from batch_gen.errors import UsageError
@@ -25,7 +28,8 @@ class Reason(Enum):
     INTERRUPTED = ("run", "interrupted while running")
     RETRYABLE = ("run", "failed with a retryable error")
     CHANGED = ("run", "prompt or fields changed")
-    FILES_MISSING = ("run", "files missing")
+    OTHER_PROVIDER = ("run", "made by another provider")
+    FILES_MISSING = ("run", "files missing or damaged")
     FORCED = ("run", "--force")
     RETRY_FAILED = ("run", "--retry-failed")
     DONE = ("skip", "already done")
@@ -66,6 +70,18 @@ class Plan:
     def counts(self) -> Counter[Reason]:
         return Counter(item.reason for item in self.items)
 
+    def describe(self, output_dir: Path) -> str:
+        """One line for the start of a run: the absolute output folder, and how many of the
+        manifest's jobs it already holds."""
+        counts = self.counts()
+        running = sum(count for reason, count in counts.items() if reason.runs)
+        line = (
+            f"output {os.path.abspath(output_dir)}: {counts[Reason.DONE]} of "
+            f"{len(self.items)} jobs already done; {running} to run"
+        )
+        others = len(self.items) - running - counts[Reason.DONE]
+        return line + (f"; {others} skipped" if others else "")
+
 
 def check_only(only: Collection[str], jobs: Sequence[Job]) -> None:
     """Raise UsageError naming every ``--only`` id the manifest lacks, with suggestions."""
@@ -88,17 +104,18 @@ def decide(
     files_present: Callable[[JobRecord], bool],
     force: bool = False,
     retry_failed: bool = False,
+    made_elsewhere: bool = False,
 ) -> Reason:
     """The resume rule for one job: ``force`` runs it; a job never recorded, or recorded
-    under another key, runs; a succeeded job is skipped while its files are present; an
-    interrupted or pending one runs; a failed one runs when its error was retryable or with
-    ``retry_failed``, else it is skipped."""
+    under another key (``made_elsewhere``: by another provider), runs; a succeeded job is
+    skipped while its files are present; an interrupted or pending one runs; a failed one
+    runs when its error was retryable or with ``retry_failed``, else it is skipped."""
     if force:
         return Reason.FORCED
     if record is None:
         return Reason.NEW
     if record.key != job.key:
-        return Reason.CHANGED
+        return Reason.OTHER_PROVIDER if made_elsewhere else Reason.CHANGED
     if record.status is JobStatus.SUCCEEDED:
         return Reason.DONE if files_present(record) else Reason.FILES_MISSING
     if record.status is JobStatus.RUNNING:
@@ -118,8 +135,10 @@ def make_plan(
     only: Collection[str] | None = None,
     force: bool = False,
     retry_failed: bool = False,
+    made_elsewhere: Collection[str] = frozenset(),
 ) -> Plan:
-    """Decide every job; ``only`` (ids) restricts the run to those jobs."""
+    """Decide every job; ``only`` (ids) restricts the run to those jobs; ``made_elsewhere``
+    names the jobs whose recorded images another provider made."""
     if only:
         check_only(only, jobs)
     selected = set(only) if only else None
@@ -131,7 +150,12 @@ def make_plan(
             reason = Reason.NOT_SELECTED
         else:
             reason = decide(
-                job, record, files_present=files_present, force=force, retry_failed=retry_failed
+                job,
+                record,
+                files_present=files_present,
+                force=force,
+                retry_failed=retry_failed,
+                made_elsewhere=job.id in made_elsewhere,
             )
         items.append(PlannedJob(job, reason, same_key))
     return Plan(tuple(items))

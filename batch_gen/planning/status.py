@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from batch_gen.files.atomic import ExistingFiles
 from batch_gen.models import JobRecord, JobStatus, Manifest
+from batch_gen.planning.on_disk import OnDisk, survey
 from batch_gen.state.journal import read_state
 
 
@@ -49,13 +50,13 @@ class StatusReport:
         }
 
 
-def _row(job_id: str, key: str, record: JobRecord | None, existing: ExistingFiles) -> JobStatusRow:
+def _row(job_id: str, key: str, record: JobRecord | None, disk: OnDisk) -> JobStatusRow:
     if record is None:
         return JobStatusRow(job_id, key, JobStatus.PENDING, None, "never run")
     if record.key != key:
         return JobStatusRow(job_id, key, JobStatus.PENDING, None, "prompt or fields changed")
-    if record.status is JobStatus.SUCCEEDED and not all(map(existing, record.files)):
-        return JobStatusRow(job_id, key, JobStatus.PENDING, record, "files missing")
+    if record.status is JobStatus.SUCCEEDED and not disk.present(record):
+        return JobStatusRow(job_id, key, JobStatus.PENDING, record, "files missing or damaged")
     if record.status is JobStatus.RUNNING:
         return JobStatusRow(job_id, key, JobStatus.RUNNING, record, "interrupted or in progress")
     return JobStatusRow(job_id, key, record.status, record, "")
@@ -69,14 +70,16 @@ def status_of(
     """Each job's status, given ``(id, key)`` pairs in manifest order.
 
     The recorded status counts only for the job's current key, else the job is pending;
-    a succeeded job whose files are gone is pending too, as ``run`` would redo it.
+    a succeeded job whose files are gone or changed in size is pending too, and a job the
+    state lost but whose metadata file and images are intact is succeeded: as ``run`` sees
+    them (:mod:`.on_disk`).
     """
     if records is None:
         records = read_state(output_dir)
-    existing = ExistingFiles(output_dir)
-    return StatusReport(
-        tuple(_row(job_id, key, records.get(job_id), existing) for job_id, key in jobs)
-    )
+    pairs = list(jobs)
+    disk = survey(pairs, records, output_dir, now=time.time())
+    found = disk.records
+    return StatusReport(tuple(_row(job_id, key, found.get(job_id), disk) for job_id, key in pairs))
 
 
 def read_status(manifest: Manifest, output_dir: Path) -> StatusReport:

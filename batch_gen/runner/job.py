@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..files.atomic import recover_image
 from ..files.naming import resolve_inside
+from ..files.sidecar import Owner
 from ..models import ImageRecord, Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
 from ..providers.base import (
@@ -85,6 +86,8 @@ class RunContext:
     may_retry: Callable[[Job], bool]
     # Runs a job's finishing beside the workers; waits while too many are waiting.
     spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
+    # Who makes the images (provider and manifest), as each sidecar records it.
+    owner: Owner
 
     @property
     def root(self) -> Path:
@@ -98,14 +101,20 @@ class RunContext:
 
 def start_record(root: Path, item: PlannedJob, *, now: float) -> JobRecord:
     """The job's running record, keeping the images of the same key still on disk (checked
-    against their sha256; a forced job keeps none)."""
+    against their sha256; a forced job keeps none) from image 1 up to the first one that
+    is not: the images made next are numbered after those kept, so keeping any past a gap
+    would have a new image overwrite it."""
     base = item.record if item.reason is not Reason.FORCED else None
     kept: list[ImageRecord] = []
-    if base is not None:
-        for image in base.images:
-            with contextlib.suppress(OSError):
-                if recover_image(root, image, verify=True) and image.number <= item.job.n:
-                    kept.append(image)
+    for image in sorted(base.images if base else (), key=lambda image: image.number):
+        if image.number != len(kept) + 1 or image.number > item.job.n:
+            break
+        try:
+            if not recover_image(root, image, verify=True):
+                break
+        except OSError:
+            break
+        kept.append(image)
     return transitions.started(item.job, base, kept=kept, now=now)
 
 
@@ -292,7 +301,10 @@ class JobRun:
 
     async def _succeed(self) -> None:
         """Place the files and the sidecar, then record success (beside the workers)."""
-        document = sidecar(self.job, self.record, self.provenance, finished=datetime.now(UTC))
+        finished = datetime.now(UTC)
+        document = sidecar(
+            self.job, self.record, self.provenance, finished=finished, owner=self.run.owner
+        )
         unplaced, self.unplaced = self.unplaced, []
         try:
             await self.run.in_thread(place, unplaced, self.run.root, self.job.id, document)

@@ -22,11 +22,13 @@ import aiohttp
 
 from .. import routing
 from ..config import RunOptions
-from ..files.atomic import ExistingFiles, recover_image, remove_stale_partials
+from ..errors import ForeignImagesError
+from ..files.atomic import recover_image, remove_stale_partials
 from ..models import Job, JobStatus, Manifest
-from ..planning.dry_run import files_present
-from ..planning.plan import Plan, PlannedJob, make_plan
+from ..planning.ownership import refusal
+from ..planning.plan import Plan, PlannedJob
 from ..planning.preflight import preflight
+from ..planning.resume import resume, run_owner
 from ..progress import NullProgress, Progress
 from ..providers import provider_for
 from ..providers.base import Answer, Call, Endpoint, Provider
@@ -34,12 +36,13 @@ from ..providers.http import exchange
 from ..report import RunSummary, plural
 from ..state.jobindex import write_job_index
 from ..state.journal import StateStore
-from ..state.runinfo import write_run_info
+from ..state.runinfo import read_run_info, write_run_info
 from .books import ProgressBook, StateBook, SummaryBook
 from .budget import RunPricing
 from .events import Event, Events, Finished, Skipped
 from .gate import Admission, Stopping, signals
 from .job import JobRun, RunContext
+from .staging import restore_sidecars
 
 # Decoding, hashing and writing images, and writing sidecars, run on these threads so that
 # the event loop keeps reading answers meanwhile (file system calls and hashlib release the
@@ -76,21 +79,6 @@ async def run_batch(
     """
     options.output_dir.mkdir(parents=True, exist_ok=True)
     with StateStore.open(options.output_dir) as store:
-        write_run_info(
-            options.output_dir,
-            {
-                "provider": options.provider,
-                "manifest": str(manifest.path),
-                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "pid": os.getpid(),
-            },
-        )
-        write_job_index(
-            options.output_dir,
-            manifest_sha256=manifest.sha256,
-            provider=options.provider,
-            jobs=manifest.jobs,
-        )
         run = _Run(manifest, options, store, progress or NullProgress())
         with signals(run.stopping, enabled=handle_signals):
             await run.execute(endpoint, providers=providers, transport=transport)
@@ -157,6 +145,7 @@ class _Run:
                         transport=transport or over_http,
                         may_retry=self._may_retry,
                         spawn=self._spawn,
+                        owner=run_owner(self.manifest, self.options),
                     )
                     await self._work(plan, context)
         finally:
@@ -167,27 +156,49 @@ class _Run:
             self.summary.aborted = self.stopping.aborted
 
     def _plan(self) -> Plan:
-        records = self.store.records()
-        existing = ExistingFiles(self.options.output_dir)
-        plan = make_plan(
-            self.manifest.jobs,
-            records,
-            files_present=lambda record: files_present(existing, record),
-            only=self.options.only,
-            force=self.options.force,
-            retry_failed=self.options.retry_failed,
+        """Plan the run (see planning/resume.py). Raises ForeignImagesError, before anything
+        is written, when it would replace images another provider or manifest made."""
+        options, root = self.options, self.options.output_dir
+        last = read_run_info(root).get("provider")
+        found = resume(
+            self.manifest, options, self.store.records(), last_provider=last, now=time.time()
         )
+        if found.foreign and not options.replace_foreign:
+            raise ForeignImagesError(refusal(found.foreign, found.owner, root))
+        for adopted in found.disk.adopted:  # the files are the record: index them again
+            self.store.put(adopted)
+        unlisted = [(item.job, item.record) for item in found.unlisted() if item.record]
+        restore_sidecars(root, unlisted, owner=found.owner)
         # Finish any image that was saved and recorded just before a crash, then sweep the
         # temp files nobody recorded (order matters: see files/atomic.py). Only a job that
         # was running can have one: success is recorded after every rename.
-        for record in records.values():
+        for record in self.store.records().values():
             if record.status is not JobStatus.RUNNING:
                 continue
             for image in record.images:
                 with contextlib.suppress(OSError):
-                    recover_image(self.options.output_dir, image)
-        remove_stale_partials(self.options.output_dir)
-        return plan
+                    recover_image(root, image)
+        remove_stale_partials(root)
+        self._record_run()
+        _say(found.plan.describe(root))
+        return found.plan
+
+    def _record_run(self) -> None:
+        """Who runs now, and the ids and keys of its manifest (for ``status``)."""
+        options, manifest = self.options, self.manifest
+        info = {
+            "provider": options.provider,
+            "manifest": str(manifest.path),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "pid": os.getpid(),
+        }
+        write_run_info(options.output_dir, info)
+        write_job_index(
+            options.output_dir,
+            manifest_sha256=manifest.sha256,
+            provider=options.provider,
+            jobs=manifest.jobs,
+        )
 
     async def _prepare_pricing(self, plan: Plan) -> None:
         """The preflight: the model catalog, unknown models refused, ``--max-cost`` set up.

@@ -9,6 +9,7 @@ writing a megabyte per image would stall every other request on the event loop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from ..errors import BadResponseError
 from ..files.atomic import commit_partial, sha256_hex, write_partial
 from ..files.formats import extension_for, image_size, sniff_format
 from ..files.naming import render_filename, resolve_inside
-from ..files.sidecar import write_metadata
+from ..files.sidecar import Owner, write_metadata
 from ..models import ImageRecord, Job, JobRecord
 from ..providers.base import Generation, ReturnedImage, inline_bytes
 from ..usage import add_usage
@@ -118,27 +119,38 @@ class Provenance:
 
 
 def sidecar(
-    job: Job, record: JobRecord, provenance: Provenance, *, finished: datetime
+    job: Job,
+    record: JobRecord,
+    provenance: Provenance | None,
+    *,
+    finished: datetime,
+    owner: Owner,
 ) -> dict[str, Any]:
-    """The per-job metadata document written beside the images."""
+    """The per-job metadata document written beside the images. ``owner`` says who made
+    them, so that no later run replaces them unawares (see :mod:`batch_gen.planning.ownership`).
+    Without ``provenance`` (a metadata file written again from the state) the provider's
+    answers and the start time are not known."""
     revised = [image.revised_prompt for image in record.images if image.revised_prompt]
+    said = provenance or Provenance()
     return {
         "id": job.id,
         "key": job.key,
+        "made_by": owner.made_by,
+        "manifest": owner.manifest,
         "prompt": job.prompt,
         "model": job.model,
         "api": job.api,
         "request": dict(job.request),
         "attempts": record.attempts,
         "ambiguous_retries": record.ambiguous_retries,
-        "usage": provenance.usage if provenance.usage is not None else record.usage,
+        "usage": said.usage if said.usage is not None else record.usage,
         "revised_prompt": revised[0] if len(revised) == 1 else (revised or None),
         "provider": {
-            "created": [value for value in provenance.created if value is not None],
-            "request_ids": [value for value in provenance.request_ids if value],
-            "responses": provenance.responses,
+            "created": [value for value in said.created if value is not None],
+            "request_ids": [value for value in said.request_ids if value],
+            "responses": said.responses,
         },
-        "started_at": provenance.started.isoformat(timespec="milliseconds"),
+        "started_at": said.started.isoformat(timespec="milliseconds") if provenance else None,
         "finished_at": finished.isoformat(timespec="milliseconds"),
         "images": [
             {
@@ -154,3 +166,13 @@ def sidecar(
             for image in record.images
         ],
     }
+
+
+def restore_sidecars(root: Path, items: Sequence[tuple[Job, JobRecord]], *, owner: Owner) -> None:
+    """Write again the metadata files of done jobs that lost theirs, from the state (the
+    images were made by ``owner``: their key, which names the provider, is the job's).
+    Blocking; a file that cannot be written is left for the next run."""
+    for job, record in items:
+        finished = datetime.fromtimestamp(record.updated_at, UTC)
+        with contextlib.suppress(OSError, ValueError):
+            write_metadata(root, job.id, sidecar(job, record, None, finished=finished, owner=owner))

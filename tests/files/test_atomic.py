@@ -202,3 +202,47 @@ def test_existing_files_lists_each_folder_once_as_a_snapshot(tmp_path: Path) -> 
     assert not existing("missing/boat.png")
     write_atomic(tmp_path / "img" / "late.png", PNG)
     assert not existing("img/late.png")
+
+
+def test_existing_files_hold_images_by_size_and_with_verify_by_sha256(tmp_path: Path) -> None:
+    """A file in place has the recorded size; --verify also compares the sha256, so only it
+    sees a same-size replacement. A missing file is never in place."""
+    write_atomic(tmp_path / "img" / "boat.png", PNG)
+    record = make_record(PNG)
+    assert ExistingFiles(tmp_path).holds([record])
+    assert ExistingFiles(tmp_path).holds([record], verify=True)
+    assert not ExistingFiles(tmp_path).holds([record, make_record(PNG, "img/gone.png")])
+
+    (tmp_path / "img" / "boat.png").write_bytes(PNG[:-1] + b"\x00")  # same size, other bytes
+    assert ExistingFiles(tmp_path).holds([record])
+    assert not ExistingFiles(tmp_path).holds([record], verify=True)
+    (tmp_path / "img" / "boat.png").write_bytes(PNG[:10])  # truncated
+    assert not ExistingFiles(tmp_path).holds([record])
+
+
+@pytest.mark.parametrize(
+    ("on_disk", "asked", "found"),
+    [
+        ("a-1.png", "a-1.\x00", "a-1.png"),
+        ("A-1.JPG", "a-1.\x00", "A-1.JPG"),
+        ("sub/a.webp", "sub/A.\x00", "sub/a.webp"),
+        ("a-1.txt", "a-1.\x00", None),
+        ("a.png", "a.png", "a.png"),
+        ("b.png", "a.\x00", None),
+    ],
+)
+def test_existing_files_like_ignores_case_and_extension(
+    tmp_path: Path, on_disk: str, asked: str, found: str | None
+) -> None:
+    """``like`` finds the file a name would land on where case is ignored; the extension
+    mark stands for any image extension."""
+    write_atomic(tmp_path / on_disk, PNG)
+    assert ExistingFiles(tmp_path).like(asked) == found
+
+
+def test_existing_files_is_empty(tmp_path: Path) -> None:
+    """A missing or empty folder holds nothing; a sub-folder counts as something."""
+    assert ExistingFiles(tmp_path / "missing").is_empty()
+    assert ExistingFiles(tmp_path).is_empty()
+    (tmp_path / "sub").mkdir()
+    assert not ExistingFiles(tmp_path).is_empty()

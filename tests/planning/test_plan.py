@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from batch_gen.errors import UsageError
@@ -23,6 +25,13 @@ def _record(status: JobStatus, *, key: str = "k1", retryable: bool | None = None
         (_record(JobStatus.SUCCEEDED), True, {}, Reason.DONE),
         (_record(JobStatus.SUCCEEDED), False, {}, Reason.FILES_MISSING),
         (_record(JobStatus.SUCCEEDED, key="old"), True, {}, Reason.CHANGED),
+        (
+            _record(JobStatus.SUCCEEDED, key="old"),
+            True,
+            {"made_elsewhere": True},
+            Reason.OTHER_PROVIDER,
+        ),
+        (_record(JobStatus.SUCCEEDED), True, {"made_elsewhere": True}, Reason.DONE),
         (_record(JobStatus.FAILED, key="old"), True, {}, Reason.CHANGED),
         (_record(JobStatus.PENDING), True, {}, Reason.PENDING),
         (_record(JobStatus.RUNNING), True, {}, Reason.INTERRUPTED),
@@ -64,3 +73,18 @@ def test_record_with_another_key_is_not_carried_over() -> None:
     )
     assert plan.items[0].record is None
     assert plan.items[0].reason is Reason.CHANGED
+
+
+def test_the_start_line_states_the_absolute_folder_and_what_it_holds() -> None:
+    """One line: the absolute output folder, the jobs already done, those to run, and any
+    skipped for another reason."""
+    jobs = [
+        Job(id=f"j{n}", index=n, prompt="p", request={}, api="x", key=f"k{n}") for n in range(4)
+    ]
+    records = {
+        "j0": JobRecord(id="j0", key="k0", status=JobStatus.SUCCEEDED, images=(IMAGE,)),
+        "j1": JobRecord(id="j1", key="k1", status=JobStatus.FAILED, retryable=False),
+    }
+    plan = make_plan(jobs, records, files_present=lambda _: True)
+    line = plan.describe(Path("out"))
+    assert line == f"output {Path.cwd() / 'out'}: 1 of 4 jobs already done; 2 to run; 1 skipped"

@@ -1,0 +1,87 @@
+"""The plan of a run from the manifest, the recorded state and the output folder: the one
+place where ``run`` and ``run --dry-run`` decide it, so that they agree.
+
+It adopts jobs from their metadata files (:mod:`.on_disk`), tells jobs another provider
+made apart from edited ones, applies the resume rules (:mod:`.plan`) and finds what the
+jobs that run would replace that another provider or manifest made (:mod:`.ownership`).
+Reads the output folder; writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from batch_gen.config import RunOptions
+from batch_gen.files.sidecar import Owner
+from batch_gen.manifest import key_for
+from batch_gen.models import JobRecord, Manifest
+from batch_gen.planning.on_disk import OnDisk, survey
+from batch_gen.planning.ownership import AtRisk, Owners, at_risk, foreign, made_elsewhere
+from batch_gen.planning.plan import Plan, PlannedJob, Reason, make_plan
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A run's plan and what was found making it."""
+
+    plan: Plan
+    disk: OnDisk
+    owner: Owner  # who this run is: its provider and its manifest
+    foreign: tuple[AtRisk, ...]  # files running would replace that others made
+
+    def unlisted(self) -> list[PlannedJob]:
+        """The done jobs whose metadata file is missing (a run writes it again)."""
+        existing = self.disk.existing
+        return [
+            item
+            for item in self.plan.items
+            if item.reason is Reason.DONE and not existing(f"{item.job.id}.json")
+        ]
+
+
+def run_owner(manifest: Manifest, options: RunOptions) -> Owner:
+    """Who a run is, as its metadata files record it."""
+    return Owner(options.maker, str(manifest.path.resolve()))
+
+
+def resume(
+    manifest: Manifest,
+    options: RunOptions,
+    records: Mapping[str, JobRecord],
+    *,
+    last_provider: str | None,
+    now: float,
+) -> Resume:
+    """Plan a run over ``records`` (the state). ``last_provider`` is the provider identity
+    of the folder's last run (``run.json``), which tells who made images whose metadata is
+    too old to say; ``now`` stamps adopted records."""
+    root = options.output_dir
+    jobs = manifest.jobs
+    disk = survey(
+        ((job.id, job.key) for job in jobs), records, root, verify=options.verify, now=now
+    )
+    us = run_owner(manifest, options)
+    owners = Owners(
+        root,
+        disk.existing,
+        last_provider=None if last_provider == options.provider else last_provider,
+        key_for=key_for,
+    )
+    plan = make_plan(
+        jobs,
+        disk.records,
+        files_present=disk.present,
+        only=options.only,
+        force=options.force,
+        retry_failed=options.retry_failed,
+        made_elsewhere=made_elsewhere(jobs, disk.records, owners, made_by=options.maker),
+    )
+    risky = at_risk(
+        [item.job for item in plan.items if item.runs],
+        records=disk.records,
+        owners=owners,
+        existing=disk.existing,
+        template=options.filename,
+    )
+    return Resume(plan, disk, us, tuple(foreign(risky, us)))
