@@ -252,24 +252,20 @@ class ExistingFiles:
         folder, _, name = relative.rpartition("/")
         folded = self._folded.get(folder)
         if folded is None:
-            folded = self._folded[folder] = {
-                entry.casefold(): entry for entry in self._listing(folder)
-            }
+            folded = self._folded[folder] = _folded_names(self._listing(folder))
         if not folded:
             return None
-        prefix = f"{folder}/" if folder else ""
-        candidates = {name.replace(EXT_MARK, ext) for ext in IMAGE_EXTENSIONS}
-        for candidate in candidates:
-            found = folded.get(candidate.casefold())
-            if found is not None:
-                return prefix + found
-        return None
+        found = folded.get(name.casefold())  # also "<stem>.<EXT_MARK>" for any image
+        if found is None and EXT_MARK in name and not name.endswith("." + EXT_MARK):
+            candidates = (name.replace(EXT_MARK, ext).casefold() for ext in IMAGE_EXTENSIONS)
+            found = next((folded[c] for c in candidates if c in folded), None)
+        return None if found is None else (f"{folder}/{found}" if folder else found)
 
     def is_empty(self) -> bool:
-        """Whether the root folder holds nothing at all (no file, no folder)."""
+        """Whether the root folder holds nothing but, at most, the state folder."""
         try:
             with os.scandir(self._root) as entries:
-                return next(entries, None) is None
+                return all(entry.name.casefold() == STATE_DIR_NAME for entry in entries)
         except OSError:
             return True
 
@@ -285,3 +281,15 @@ class ExistingFiles:
                 return frozenset(entry.name for entry in entries if entry.is_file())
         except OSError:
             return frozenset()
+
+
+def _folded_names(names: frozenset[str]) -> dict[str, str]:
+    """Each name by its case-folded form, and each image by its case-folded stem followed by
+    ``.`` and :data:`~batch_gen.files.naming.EXT_MARK`, for :meth:`ExistingFiles.like`."""
+    folded = {}
+    for name in names:
+        folded[name.casefold()] = name
+        stem, dot, ext = name.rpartition(".")
+        if dot and ext.lower() in IMAGE_EXTENSIONS:
+            folded.setdefault(f"{stem}.{EXT_MARK}".casefold(), name)
+    return folded

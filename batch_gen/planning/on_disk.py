@@ -54,7 +54,7 @@ def survey(
     that exist, so a folder the state describes costs one listing."""
     existing = ExistingFiles(root)
     adopted = []
-    for job_id, key in jobs:
+    for job_id, key in () if existing.is_empty() else jobs:
         record = records.get(job_id)
         if record is not None and record.key == key:
             continue

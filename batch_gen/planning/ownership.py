@@ -107,41 +107,35 @@ def at_risk(
     if existing.is_empty():
         return []
     names_of = UnsuffixedNames(template)
-    holders: dict[str, str] | None = None  # folded file name -> the job the state has it for
+    holders: dict[str, str] = {}  # folded file name -> the job the state has it for
     found = []
+    like = existing.like
     for job in jobs:
-        own = _own_files(job, records.get(job.id), owners)
-        hits = {file for file, _ in own.values() if existing(file)}
-        hits.update(file for file in map(existing.like, names_of(job)) if file is not None)
+        hits: set[str] = set()
+        for name in names_of(job):  # a loop: no comprehension's call per job (100,000)
+            file = like(name)
+            if file is not None:
+                hits.add(file)
+        record = records.get(job.id)
+        if not hits and record is None and not existing(f"{job.id}.json"):
+            continue  # the common case, a new job: nothing of it or in its way on disk
+        sidecar = owners.sidecar(job.id)
+        for earlier in (record, sidecar):
+            if earlier is not None:
+                hits.update(file for file in earlier.files if existing(file))
         for file in hits:
-            mine = own.get(file.casefold())
-            if mine is not None:
-                found.append(AtRisk(file, job.id, mine[1]))
-                continue
-            if holders is None:
-                holders = {
-                    name.casefold(): record.id
-                    for record in records.values()
-                    for name in record.files
-                }
-            other = holders.get(file.casefold())
-            owner = owners.of_other(other) if other is not None and other != job.id else UNKNOWN
+            folded = file.casefold()
+            if sidecar is not None and folded in map(str.casefold, sidecar.files):
+                owner = owners.of(job, sidecar.key)
+            elif record is not None and folded in map(str.casefold, record.files):
+                owner = owners.of(job, record.key)
+            else:
+                if not holders:
+                    holders = {n.casefold(): r.id for r in records.values() for n in r.files}
+                other = holders.get(folded)
+                owner = owners.of_other(other) if other not in (None, job.id) else UNKNOWN
             found.append(AtRisk(file, job.id, owner))
     return found
-
-
-def _own_files(job: Job, record: JobRecord | None, owners: Owners) -> dict[str, tuple[str, Owner]]:
-    """The files a job's record and metadata list: folded name → (name, who made it)."""
-    own: dict[str, tuple[str, Owner]] = {}
-    sources = [(record.files, record.key)] if record is not None else []
-    sidecar = owners.sidecar(job.id)
-    if sidecar is not None:
-        sources.append((sidecar.files, sidecar.key))
-    for files, key in sources:
-        if files:
-            owner = owners.of(job, key)
-            own.update((file.casefold(), (file, owner)) for file in files)
-    return own
 
 
 def foreign(found: Iterable[AtRisk], us: Owner) -> list[AtRisk]:

@@ -229,6 +229,8 @@ def test_existing_files_hold_images_by_size_and_with_verify_by_sha256(tmp_path: 
         ("a-1.txt", "a-1.\x00", None),
         ("a.png", "a.png", "a.png"),
         ("b.png", "a.\x00", None),
+        ("apng", "a\x00", "apng"),
+        ("x-webp.img", "x-\x00.img", "x-webp.img"),
     ],
 )
 def test_existing_files_like_ignores_case_and_extension(
@@ -241,8 +243,10 @@ def test_existing_files_like_ignores_case_and_extension(
 
 
 def test_existing_files_is_empty(tmp_path: Path) -> None:
-    """A missing or empty folder holds nothing; a sub-folder counts as something."""
+    """A missing or empty folder holds nothing, nor one with only the state folder; a
+    sub-folder counts as something."""
     assert ExistingFiles(tmp_path / "missing").is_empty()
+    (tmp_path / ".batch_gen").mkdir()
     assert ExistingFiles(tmp_path).is_empty()
     (tmp_path / "sub").mkdir()
     assert not ExistingFiles(tmp_path).is_empty()
