@@ -40,7 +40,7 @@ def plan_run(manifest: Manifest, options: RunOptions) -> Preview:
     found = resume(
         manifest,
         options,
-        read_state(options.output_dir),
+        records=read_state(options.output_dir),
         last_provider=read_run_info(options.output_dir).get("provider"),
         now=time.time(),
     )
@@ -51,7 +51,7 @@ def plan_run(manifest: Manifest, options: RunOptions) -> Preview:
         work.append((job, provider_for(job.api).spec.request_count(job, missing), missing))
     stop = None
     if found.foreign and not options.replace_foreign:
-        stop = refusal(found.foreign, found.owner, options.output_dir, dry_run=True)
+        stop = refusal(found.foreign, found.owner, root=options.output_dir, dry_run=True)
     return Preview(found.plan, found.disk.records, tuple(work), stop)
 
 

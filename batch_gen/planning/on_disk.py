@@ -44,8 +44,8 @@ class OnDisk:
 def survey(
     jobs: Iterable[tuple[str, str]],
     records: Mapping[str, JobRecord],
-    root: Path,
     *,
+    root: Path,
     verify: bool = False,
     now: float,
 ) -> OnDisk:
@@ -59,7 +59,8 @@ def survey(
         if record is not None and record.key == key:
             continue
         if existing(f"{job_id}.json"):
-            found = adopt(job_id, key, read_metadata(root, job_id), existing, now=now)
+            sidecar = read_metadata(root, job_id)
+            found = adopt(job_id, key, sidecar=sidecar, existing=existing, now=now)
             if found is not None:
                 adopted.append(found)
     if adopted:
@@ -68,7 +69,7 @@ def survey(
 
 
 def adopt(
-    job_id: str, key: str, sidecar: Sidecar | None, existing: ExistingFiles, *, now: float
+    job_id: str, key: str, *, sidecar: Sidecar | None, existing: ExistingFiles, now: float
 ) -> JobRecord | None:
     """The succeeded record of a job whose metadata file names its ``key`` and whose every
     listed image is in place (safe name, size and sha256), or None."""

@@ -78,7 +78,7 @@ class Owners:
 
 
 def made_elsewhere(
-    jobs: Iterable[Job], records: Mapping[str, JobRecord], owners: Owners, *, made_by: str
+    jobs: Iterable[Job], records: Mapping[str, JobRecord], *, owners: Owners, made_by: str
 ) -> set[str]:
     """The ids of the jobs whose recorded images (under another key) another provider made:
     for them a run says so, rather than "prompt or fields changed"."""
@@ -149,7 +149,7 @@ def foreign(found: Iterable[AtRisk], us: Owner) -> list[AtRisk]:
     ]
 
 
-def refusal(found: Sequence[AtRisk], us: Owner, root: Path, *, dry_run: bool = False) -> str:
+def refusal(found: Sequence[AtRisk], us: Owner, *, root: Path, dry_run: bool = False) -> str:
     """The one line that stops a run: what it would replace in ``root``, whose, and how to
     go on."""
     files = sorted({item.file for item in found})

@@ -48,8 +48,8 @@ def run_owner(manifest: Manifest, options: RunOptions) -> Owner:
 def resume(
     manifest: Manifest,
     options: RunOptions,
-    records: Mapping[str, JobRecord],
     *,
+    records: Mapping[str, JobRecord],
     last_provider: str | None,
     now: float,
 ) -> Resume:
@@ -58,9 +58,8 @@ def resume(
     too old to say; ``now`` stamps adopted records."""
     root = options.output_dir
     jobs = manifest.jobs
-    disk = survey(
-        ((job.id, job.key) for job in jobs), records, root, verify=options.verify, now=now
-    )
+    pairs = ((job.id, job.key) for job in jobs)
+    disk = survey(pairs, records, root=root, verify=options.verify, now=now)
     us = run_owner(manifest, options)
     owners = Owners(
         root,
@@ -75,7 +74,7 @@ def resume(
         only=options.only,
         force=options.force,
         retry_failed=options.retry_failed,
-        made_elsewhere=made_elsewhere(jobs, disk.records, owners, made_by=options.maker),
+        made_elsewhere=made_elsewhere(jobs, disk.records, owners=owners, made_by=options.maker),
     )
     risky = at_risk(
         [item.job for item in plan.items if item.runs],

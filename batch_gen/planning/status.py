@@ -77,7 +77,7 @@ def status_of(
     if records is None:
         records = read_state(output_dir)
     pairs = list(jobs)
-    disk = survey(pairs, records, output_dir, now=time.time())
+    disk = survey(pairs, records, root=output_dir, now=time.time())
     found = disk.records
     return StatusReport(tuple(_row(job_id, key, found.get(job_id), disk) for job_id, key in pairs))
 

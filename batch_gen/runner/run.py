@@ -159,12 +159,10 @@ class _Run:
         """Plan the run (see planning/resume.py). Raises ForeignImagesError, before anything
         is written, when it would replace images another provider or manifest made."""
         options, root = self.options, self.options.output_dir
-        last = read_run_info(root).get("provider")
-        found = resume(
-            self.manifest, options, self.store.records(), last_provider=last, now=time.time()
-        )
+        last, records = read_run_info(root).get("provider"), self.store.records()
+        found = resume(self.manifest, options, records=records, last_provider=last, now=time.time())
         if found.foreign and not options.replace_foreign:
-            raise ForeignImagesError(refusal(found.foreign, found.owner, root))
+            raise ForeignImagesError(refusal(found.foreign, found.owner, root=root))
         for adopted in found.disk.adopted:  # the files are the record: index them again
             self.store.put(adopted)
         unlisted = [(item.job, item.record) for item in found.unlisted() if item.record]

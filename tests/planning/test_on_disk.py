@@ -38,7 +38,7 @@ def _folder(tmp_path: Path, **changes: Any) -> Path:
 def test_a_job_the_state_lost_is_adopted_from_its_metadata(tmp_path: Path) -> None:
     """No record, a metadata file with the job's key, the image intact: a succeeded record,
     with the attempts it took."""
-    found = survey([("boat", KEY)], {}, _folder(tmp_path), now=5.0)
+    found = survey([("boat", KEY)], {}, root=_folder(tmp_path), now=5.0)
     (adopted,) = found.adopted
     assert (adopted.id, adopted.key, adopted.status) == ("boat", KEY, JobStatus.SUCCEEDED)
     assert (adopted.attempts, adopted.updated_at, adopted.files) == (2, 5.0, ("boat.png",))
@@ -60,7 +60,7 @@ def test_what_is_not_adopted(tmp_path: Path, changes: dict[str, Any], damage: by
     folder = _folder(tmp_path, **changes)
     if damage is not None:
         (folder / "boat.png").write_bytes(damage)
-    found = survey([("boat", KEY)], {}, folder, now=0.0)
+    found = survey([("boat", KEY)], {}, root=folder, now=0.0)
     assert found.adopted == ()
     assert "boat" not in found.records
 
@@ -71,11 +71,11 @@ def test_a_recorded_job_is_not_read_again(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     image = ImageRecord(number=1, file="boat.png", sha256=sha256_hex(PNG), bytes=len(PNG))
     record = JobRecord(id="boat", key=KEY, status=JobStatus.SUCCEEDED, images=(image,))
-    assert survey([("boat", KEY)], {"boat": record}, folder, now=0.0).adopted == ()
+    assert survey([("boat", KEY)], {"boat": record}, root=folder, now=0.0).adopted == ()
 
     (folder / "boat.png").write_bytes(PNG[:-1] + b"\x00")
-    assert survey([("boat", KEY)], {"boat": record}, folder, now=0.0).present(record)
-    verified = survey([("boat", KEY)], {"boat": record}, folder, verify=True, now=0.0)
+    assert survey([("boat", KEY)], {"boat": record}, root=folder, now=0.0).present(record)
+    verified = survey([("boat", KEY)], {"boat": record}, root=folder, verify=True, now=0.0)
     assert not verified.present(record)
     (folder / "boat.png").write_bytes(PNG + b"\x00")
-    assert not survey([("boat", KEY)], {"boat": record}, folder, now=0.0).present(record)
+    assert not survey([("boat", KEY)], {"boat": record}, root=folder, now=0.0).present(record)

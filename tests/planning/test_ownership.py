@@ -77,7 +77,7 @@ def test_the_refusal_names_a_few_files_the_count_whose_and_how_to_go_on() -> Non
         AtRisk(f"{name}.png", name, Owner("offline simulator", US.manifest)) for name in "dcba"
     ]
     found.append(AtRisk("e.png", "e", Owner(US.made_by, "/old/jobs.yaml")))
-    line = refusal(found, US, Path("/work/out"))
+    line = refusal(found, US, root=Path("/work/out"))
     assert line == (
         "stopped before sending anything: this run (api.cometapi.com) would replace 5 images"
         " in /work/out made by the offline simulator and for another manifest"
@@ -85,7 +85,7 @@ def test_the_refusal_names_a_few_files_the_count_whose_and_how_to_go_on() -> Non
         " --output DIR; to replace them, run again with --replace-foreign"
     )
     assert "\n" not in line
-    dry = refusal(found[:1], US, Path("/work/out"), dry_run=True)
+    dry = refusal(found[:1], US, root=Path("/work/out"), dry_run=True)
     assert dry.startswith(
         "a run would stop here: this run (api.cometapi.com) would replace 1 image"
     )
@@ -149,4 +149,4 @@ def test_made_elsewhere_tells_another_provider_from_an_edit(tmp_path: Path) -> N
     }
     jobs = [_job("a"), _job("b"), _job("c")]
     owners = _owners(tmp_path)
-    assert made_elsewhere(jobs, records, owners, made_by=US.made_by) == {"a"}
+    assert made_elsewhere(jobs, records, owners=owners, made_by=US.made_by) == {"a"}
