@@ -76,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a manifest (resumes where it left off)")
     run.add_argument("manifest", type=Path, help="a .yaml/.yml or .csv manifest")
-    run.add_argument("--output", type=Path, help="output folder (default: from the manifest)")
+    run.add_argument(
+        "--output",
+        type=Path,
+        help="output folder, relative to the working directory (default: the manifest's"
+        " output.dir, relative to the manifest; else output/<manifest stem>)",
+    )
     run.add_argument("--concurrency", type=_positive_int, help="requests in flight (default 4)")
     run.add_argument("--rpm", type=_positive_int, help="requests per minute, 0 = no limit")
     run.add_argument("--max-attempts", type=_positive_int, help="tries per request (default 5)")
