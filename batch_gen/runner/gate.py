@@ -1,10 +1,10 @@
 """Stopping and admission: when the run stops dispatching, and when a request may go.
 
 Stopping has three causes, handled alike, by no longer dispatching and letting what is in
-flight finish: an interrupt (Ctrl-C, SIGTERM: in-flight requests get ``grace`` seconds,
-then are cancelled, and a second interrupt cancels them at once), a fatal error (401/403,
-an unknown model, an unwritable output folder: the run aborts, exit 3) and a stop the run
-asks for itself (``--fail-fast``, ``--max-cost``).
+flight finish: an interrupt (Ctrl-C, SIGTERM, SIGHUP: in-flight requests get ``grace``
+seconds, then are cancelled, and a second interrupt cancels them at once), a fatal error
+(401/403, an unknown model, an unwritable output folder, a host no call could reach: the
+run aborts, exit 3) and a stop the run asks for itself (``--fail-fast``, ``--max-cost``).
 
 Admission is the pool's shared pause (a 429's Retry-After holds every worker), the
 adaptive concurrency slots (repeated 429s lower the limit) and the rate limit, which every
@@ -51,7 +51,8 @@ class Stopping:
         self._announce = announce
 
     def interrupt(self) -> None:
-        """Ctrl-C / SIGTERM: the first stops dispatching, the second cancels in-flight work."""
+        """Ctrl-C, SIGTERM or SIGHUP: the first stops dispatching, the second cancels in-flight
+        work."""
         self.interrupts += 1
         self.event.set()
         self._announce(self.interrupts)
@@ -142,15 +143,26 @@ class Admission:
         await self.stopping.unless_stopped(asyncio.sleep(seconds))
 
 
+def _interrupting_signals() -> list[signal.Signals]:
+    """SIGINT, SIGTERM, and SIGHUP (a closed terminal, a dropped SSH session) unless the
+    process was started ignoring it: ``nohup`` asks for a run that outlives its terminal."""
+    found = [signal.SIGINT, signal.SIGTERM]
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        found.append(hangup)
+    return found
+
+
 @contextlib.contextmanager
 def signals(stopping: Stopping, *, enabled: bool) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to :meth:`Stopping.interrupt` while the block runs."""
+    """Route SIGINT, SIGTERM and SIGHUP to :meth:`Stopping.interrupt` while the block runs
+    (see :func:`_interrupting_signals`)."""
     if not enabled:
         yield
         return
     loop = asyncio.get_running_loop()
     installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _interrupting_signals():
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stopping.interrupt)
             installed.append(sig)

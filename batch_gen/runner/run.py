@@ -70,8 +70,8 @@ async def run_batch(
     run holds it) and records each job's state as it changes. Raises ConfigurationError
     subclasses (and ManifestError for unknown models) before sending anything if the run
     cannot start. Fatal provider errors, interrupts and job failures do not raise: they are
-    in the summary (see :meth:`RunSummary.exit_status`). With ``handle_signals``, SIGINT
-    and SIGTERM stop the run gracefully (a second signal cancels in-flight requests).
+    in the summary (see :meth:`RunSummary.exit_status`). With ``handle_signals``, SIGINT,
+    SIGTERM and SIGHUP stop the run gracefully (a second signal cancels in-flight requests).
 
     ``providers`` and ``transport`` are the seams a test replaces (a scripted provider, no
     HTTP): which provider serves a job's API, and how a call is sent (by default, over
