@@ -143,7 +143,9 @@ class SimulatorProcess:
 
     def __enter__(self) -> Self:
         argv = [sys.executable, "-m", "batch_gen", "simulator", "--host", "127.0.0.1"]
-        argv += ["--port", "0", "--key", self.key, *self.options]
+        # Unlabelled pictures: a few cached encodings serve every prompt, so the server's
+        # CPU stays small and :meth:`warm` can render everything before the clock starts.
+        argv += ["--port", "0", "--key", self.key, "--no-image-labels", *self.options]
         self._log.parent.mkdir(parents=True, exist_ok=True)
         with self._log.open("w") as err:
             self._process = subprocess.Popen(

@@ -21,7 +21,7 @@ from batch_gen.simulator.content import size_for_ratio
 from batch_gen.simulator.errors import bria_invalid, bria_moderated
 from batch_gen.simulator.faults import NOT_AN_IMAGE
 from batch_gen.simulator.gateway import Admission, Body, Call, endpoint
-from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
+from batch_gen.simulator.images import ImageFormat, spec_for, variant_for
 from batch_gen.simulator.routing import Route, SimApi
 from batch_gen.simulator.state import StoredFile
 
@@ -71,7 +71,14 @@ async def _text_to_image(call: Call) -> web.StreamResponse:
     results: list[dict[str, Any]] = []
     for index in range(count):
         image = await call.state.images.get(
-            ImageSpec(size[0], size[1], ImageFormat.PNG, config.image_mode, first + index)
+            spec_for(
+                config,
+                prompt,
+                width=size[0],
+                height=size[1],
+                format=ImageFormat.PNG,
+                variant=first + index,
+            )
         )
         data = NOT_AN_IMAGE if fault is Fault.BAD_B64 else image.data
         token = call.state.files.add(StoredFile(data=data, content_type="image/png"))

@@ -38,7 +38,7 @@ from batch_gen.simulator.content import (
 from batch_gen.simulator.errors import CometError, bria_invalid, bria_moderated
 from batch_gen.simulator.faults import NOT_AN_IMAGE
 from batch_gen.simulator.gateway import PUBLIC, Admission, Arrival, Body, Call, endpoint
-from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
+from batch_gen.simulator.images import ImageFormat, spec_for, variant_for
 from batch_gen.simulator.routing import Route, SimApi
 from batch_gen.simulator.state import CONFIG_KEY, install_store
 from batch_gen.simulator.stats import TaskStats, UploadStats
@@ -204,7 +204,14 @@ async def _temp_image(call: Call) -> web.StreamResponse:
     if task.corrupt:
         return web.Response(body=NOT_AN_IMAGE, content_type="image/png")
     image = await state.images.get(
-        ImageSpec(task.width, task.height, ImageFormat.PNG, state.config.image_mode, task.variant)
+        spec_for(
+            state.config,
+            task.prompt,
+            width=task.width,
+            height=task.height,
+            format=ImageFormat.PNG,
+            variant=task.variant,
+        )
     )
     return web.Response(body=image.data, content_type=image.content_type)
 

@@ -165,6 +165,13 @@ def _add_content(parser: argparse.ArgumentParser) -> None:
         help="simple: small gradient images; photo: photo-sized, incompressible files",
     )
     content.add_argument(
+        "--no-image-labels",
+        dest="image_labels",
+        action="store_false",
+        help="do not write the prompt on images: a few cached pictures serve every prompt "
+        "(for benchmarks, where the server's CPU must stay small)",
+    )
+    content.add_argument(
         "--max-image-side",
         type=_side,
         default=1024,
@@ -235,6 +242,7 @@ def config_from_namespace(ns: argparse.Namespace) -> SimulatorConfig:
         seed=ns.seed,
         trigger_word=ns.trigger_word or None,
         image_mode=ImageMode(ns.image_mode),
+        image_labels=ns.image_labels,
         max_image_side=ns.max_image_side,
         mj_task_seconds=ns.mj_task_seconds,
         flux_task_seconds=ns.flux_task_seconds,

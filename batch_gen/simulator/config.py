@@ -151,8 +151,14 @@ class SimulatorConfig:
     trigger_word: str | None = "forbidden-fruit"
     """A prompt containing this (case-insensitive) is refused as moderation_blocked."""
     image_mode: ImageMode = ImageMode.SIMPLE
+    image_labels: bool = True
+    """Write each image's prompt on it, on a colour field the prompt picks: different
+    prompts give visibly different images, each rendered once and then cached. Off, prompts
+    are hashed onto ``image_variants`` unlabelled pictures, a handful of encodings for any
+    number of prompts (the benchmark's setting, so that the server's CPU stays small)."""
     image_variants: int = 4
-    """Distinct pictures per (size, format, mode); prompts are hashed onto them."""
+    """Distinct pictures per (size, format, mode, prompt): the ``n`` images of one request
+    differ; with ``image_labels`` off, prompts are hashed onto them."""
     image_cache_bytes: int = 256 * 1024 * 1024
     seed: int | None = None
     """Seed of the fault/jitter RNG; None draws a fresh one."""

@@ -52,7 +52,7 @@ from batch_gen.simulator.content import (
 from batch_gen.simulator.errors import flux_invalid, model_not_found
 from batch_gen.simulator.faults import NOT_AN_IMAGE
 from batch_gen.simulator.gateway import PUBLIC, Admission, Body, Call, endpoint
-from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
+from batch_gen.simulator.images import ImageFormat, spec_for, variant_for
 from batch_gen.simulator.routing import Route, SimApi
 from batch_gen.simulator.state import CONFIG_KEY, install_store
 from batch_gen.simulator.stats import TaskStats, UploadStats
@@ -359,7 +359,14 @@ async def _delivery(call: Call) -> web.StreamResponse:
     if task.corrupt:
         return web.Response(body=NOT_AN_IMAGE, content_type=task.format.content_type)
     image = await state.images.get(
-        ImageSpec(task.width, task.height, task.format, state.config.image_mode, task.variant)
+        spec_for(
+            state.config,
+            task.prompt,
+            width=task.width,
+            height=task.height,
+            format=task.format,
+            variant=task.variant,
+        )
     )
     return web.Response(body=image.data, content_type=image.content_type)
 

@@ -47,7 +47,7 @@ from batch_gen.simulator.gemini_request import (
     plan_request,
     upload_stats,
 )
-from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
+from batch_gen.simulator.images import ImageFormat, spec_for, variant_for
 from batch_gen.simulator.routing import Route, SimApi
 
 __all__ = ["API", "MODELS"]
@@ -120,19 +120,27 @@ async def _image_answer(call: Call, plan: Plan, *, corrupt: bool) -> dict[str, A
     config = call.config
     variant = variant_for(plan.prompt, config.image_variants)
     final = await call.state.images.get(
-        ImageSpec(plan.width, plan.height, ImageFormat.PNG, config.image_mode, variant)
+        spec_for(
+            config,
+            plan.prompt,
+            width=plan.width,
+            height=plan.height,
+            format=ImageFormat.PNG,
+            variant=variant,
+        )
     )
     parts: list[dict[str, Any]] = [{"text": "Here is the image you asked for."}]
     thinking = plan.model in THINKING_MODELS
     if thinking:
         # A smaller, different draft: a client that takes the first image gets it wrong.
         draft = await call.state.images.get(
-            ImageSpec(
-                max(1, plan.width // 2),
-                max(1, plan.height // 2),
-                ImageFormat.PNG,
-                config.image_mode,
-                (variant + 1) % config.image_variants,
+            spec_for(
+                config,
+                plan.prompt,
+                width=max(1, plan.width // 2),
+                height=max(1, plan.height // 2),
+                format=ImageFormat.PNG,
+                variant=(variant + 1) % config.image_variants,
             )
         )
         parts.append(

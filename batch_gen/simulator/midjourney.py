@@ -61,7 +61,7 @@ from batch_gen.simulator.content import (
 from batch_gen.simulator.errors import ErrorFamily, MjError, json_response
 from batch_gen.simulator.faults import NOT_AN_IMAGE
 from batch_gen.simulator.gateway import PUBLIC, Admission, Arrival, Body, Call, endpoint
-from batch_gen.simulator.images import ImageFormat, ImageSpec, variant_for
+from batch_gen.simulator.images import ImageFormat, spec_for, variant_for
 from batch_gen.simulator.midjourney_tasks import (
     MJ_TASKS,
     MODES,
@@ -248,12 +248,13 @@ async def _image(call: Call) -> web.StreamResponse:
         return web.Response(body=NOT_AN_IMAGE, content_type="image/png")
     divisor = 1 if status is Status.SUCCESS else _PREVIEW_DIVISOR
     image = await state.images.get(
-        ImageSpec(
-            max(1, task.width // divisor),
-            max(1, task.height // divisor),
-            ImageFormat.PNG,
-            state.config.image_mode,
-            task.variant,
+        spec_for(
+            state.config,
+            task.prompt,
+            width=max(1, task.width // divisor),
+            height=max(1, task.height // divisor),
+            format=ImageFormat.PNG,
+            variant=task.variant,
             grid=task.grid,
         )
     )

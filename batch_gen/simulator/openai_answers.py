@@ -15,7 +15,7 @@ from batch_gen.simulator.config import Fault
 from batch_gen.simulator.errors import moderation_blocked
 from batch_gen.simulator.faults import NOT_AN_IMAGE, corrupt_b64
 from batch_gen.simulator.gateway import Call
-from batch_gen.simulator.images import EncodedImage, ImageSpec, variant_for
+from batch_gen.simulator.images import EncodedImage, spec_for, variant_for
 from batch_gen.simulator.openai_plans import Family, Plan
 from batch_gen.simulator.state import StoredFile
 
@@ -91,12 +91,14 @@ async def _payload(
     first = variant_for(plan.prompt, config.image_variants)
     images: list[EncodedImage] = [
         await call.state.images.get(
-            ImageSpec(
+            spec_for(
+                config,
+                plan.prompt,
                 width=plan.width,
                 height=plan.height,
                 format=plan.format,
-                mode=config.image_mode,
                 variant=(first + index) % config.image_variants,
+                transparent=plan.background == "transparent",
             )
         )
         for index in range(plan.count)

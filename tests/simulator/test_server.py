@@ -113,9 +113,10 @@ def test_photo_mode_png_is_photo_sized() -> None:
 
 
 async def test_photo_mode_is_served_from_cache(session: aiohttp.ClientSession) -> None:
-    """Many requests for one size render at most image_variants encodings (the cache works),
-    and a prompt always maps to the same picture."""
-    config = SimulatorConfig(image_mode=ImageMode.PHOTO, image_variants=2)
+    """Without labels (the benchmark's setting), many requests for one size render at most
+    image_variants encodings (the cache works), and a prompt always maps to the same
+    picture."""
+    config = SimulatorConfig(image_mode=ImageMode.PHOTO, image_variants=2, image_labels=False)
     async with Simulator(config) as sim:
         bodies = await asyncio.gather(
             *(
