@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo installs only what a run needs (no test tools), quietly: pip's chatter goes to
+# a log that is shown only when the install fails. A full install (STAMP) includes it.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+PIP_LOG := $(VENV)/pip-install.log
 # make demo MANIFEST=jobs/mixed.yaml runs every image API side by side, offline.
 MANIFEST ?= jobs/catalog.yaml
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -13,11 +17,19 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+$(RUNTIME_STAMP): pyproject.toml
+	@echo "installing batch_gen into $(VENV) (first time only)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . \
+	    > $(PIP_LOG) 2>&1 || { tail -n 25 $(PIP_LOG) >&2; \
+	    echo "make: installing batch_gen failed; the whole log is $(PIP_LOG)" >&2; exit 1; }
+	@touch $(RUNTIME_STAMP)
+
+demo: $(RUNTIME_STAMP)
 	$(BIN)/python -m batch_gen run $(MANIFEST) --offline
 
 test: $(STAMP)
