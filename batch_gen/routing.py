@@ -62,9 +62,11 @@ def images_for(route: ApiSpec, request: Mapping[str, Any]) -> int:
 
 
 def route_problems(
-    route: ApiSpec, request: Mapping[str, Any], *, images: int
+    route: ApiSpec, request: Mapping[str, Any], *, images: int, prompt: str
 ) -> list[tuple[str, str]]:
-    """(field, message) for request fields this route cannot serve. Pure."""
+    """(field, message) for what this route cannot serve: request fields it does not take,
+    input images beyond its count, its own rules and its model's documented limits (a
+    prompt too long, a size the model does not make). Pure."""
     problems: list[tuple[str, str]] = []
     for name, takers in API_FIELDS.items():
         if request.get(name) and route not in takers:
@@ -82,4 +84,5 @@ def route_problems(
         what = f"at most {limit} input images" if limit else "no input images"
         problems.append(("image", f"{route.api} takes {what}, got {images}"))
     problems.extend(route.checks(request, images))
+    problems.extend(route.limits(request, prompt))
     return problems

@@ -52,8 +52,11 @@ def build_jobs(
         merged = _merge(defaults, request)
         route = routing.route_for(str(merged["model"]), merged)
         inputs = job_inputs(merged, job_line=raw.line, written=written, files=files, report=report)
-        for name, message in routing.route_problems(route, merged, images=_image_count(merged)):
+        problems = routing.route_problems(route, merged, images=_image_count(merged), prompt=prompt)
+        for name, message in problems:
             setting = written.get(name)
+            if setting is None and name not in request.params and _in(defaults, name):
+                message += f" ({name} from the defaults)"
             report.add(setting.line if setting else raw.line, name, message)
         if report.count > before or inputs is None:
             continue
@@ -98,6 +101,11 @@ def _key(
         request=request,
         inputs={f"{item.role}[{number}]": item.sha256 for number, item in enumerate(inputs)},
     )
+
+
+def _in(place: Request, name: str) -> bool:
+    """Whether ``place`` (the defaults or a job) sets ``name``, directly or as a param."""
+    return name in place.fields or name in place.params
 
 
 def _image_count(request: Mapping[str, Any]) -> int:

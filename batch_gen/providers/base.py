@@ -193,6 +193,12 @@ def no_checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
     return []
 
 
+def no_limits(request: Mapping[str, Any], prompt: str) -> list[tuple[str, str]]:
+    """No documented limit on the prompt or the request's values: the API decides."""
+    del request, prompt
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class ApiSpec:
     """What an image API is. Routing, manifest validation, the dry run, the request count
@@ -212,6 +218,10 @@ class ApiSpec:
     - ``request_count(job, images)``: the requests that make ``images`` more images.
     - ``image_count(request)``: the image files a job makes.
     - ``checks(request, images)``: the API's own rules, as (field, message) problems.
+    - ``limits(request, prompt)``: the documented limits of the model's family (prompt
+      length, sizes), as (field, message) problems, found before anything is sent. Each
+      is listed with its source in the Limits section of the API's ``docs/protocols``
+      file; a model family no source documents has none.
     - ``priced_as(model, step)``: the catalog model whose price a request of that step
       pays (a Midjourney upscale is priced as an upscale, not as an imagine).
     """
@@ -229,6 +239,7 @@ class ApiSpec:
     tasks: bool = False
     image_count: Callable[[Mapping[str, Any]], int] = images_from_n
     checks: Callable[[Mapping[str, Any], int], list[tuple[str, str]]] = no_checks
+    limits: Callable[[Mapping[str, Any], str], list[tuple[str, str]]] = no_limits
     priced_as: Callable[[str, str], str] = priced_as_model
 
 

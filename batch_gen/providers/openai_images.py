@@ -3,13 +3,16 @@
 The field policy is pure and per model family, because the gateway forwards to very
 different upstreams: GPT image models always answer in base64 and reject
 ``response_format``; DALL·E models take ``response_format`` and their own qualities;
-qwen-image refuses ``n > 1``, so such a job becomes n single requests.
+qwen-image refuses ``n > 1``, so such a job becomes n single requests. Each family's
+documented prompt length and sizes are checked before anything is sent (:func:`limits`,
+shared with the edits route); a model no source documents is not limited.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -49,6 +52,86 @@ def model_family(model: str) -> str:
     if name.startswith("qwen-image"):
         return "qwen-image"
     return "other"
+
+
+# --- documented limits (docs/protocols/openai.md, "Limits") ------------------------------
+
+# The most characters a prompt may have, by exact model, then by family.
+_PROMPT_LIMITS: Final[Mapping[str, int]] = {"dall-e-2": 1000, "dall-e-3": 4000}
+_GPT_IMAGE_PROMPT_LIMIT: Final = 32_000
+# The sizes each model makes, by model id prefix; "auto" is the model's default size.
+_FIXED_SIZES: Final[Mapping[str, tuple[str, ...]]] = {
+    "dall-e-2": ("256x256", "512x512", "1024x1024"),
+    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
+    "gpt-image-1": ("1024x1024", "1536x1024", "1024x1536"),  # and gpt-image-1-mini, -1.5
+}
+_FREE_SIZES_PREFIX: Final = "gpt-image-2"  # also dated and later gpt-image-2 names
+_FREE_SIZE: Final = re.compile(r"(\d+)x(\d+)")
+_FREE_MULTIPLE: Final = 16
+_FREE_MAX_RATIO: Final = 3
+_FREE_MAX_SIDE, _FREE_MAX_PIXELS = 3840, 3840 * 2160
+
+
+def prompt_limit(model: str) -> int | None:
+    """The most characters a prompt for ``model`` may have; None when undocumented."""
+    name = model.lower()
+    if name in _PROMPT_LIMITS:
+        return _PROMPT_LIMITS[name]
+    return _GPT_IMAGE_PROMPT_LIMIT if model_family(model) == "gpt-image" else None
+
+
+def size_problem(model: str, size: str) -> str | None:
+    """Why ``model`` cannot make ``size``, or None when it can or its sizes are undocumented.
+
+    ``auto`` (the model's default) is always accepted; gpt-image-2 takes any ``WxH`` with
+    sides divisible by 16, the long side at most 3 times the short one and 3840 pixels,
+    and at most 3840x2160 pixels in all.
+    """
+    name = model.lower()
+    if size == "auto":
+        return None
+    if name.startswith(_FREE_SIZES_PREFIX):
+        reason = _free_size_reason(size)
+        return None if reason is None else f"{model} cannot make size {size!r}: {reason}"
+    fixed = next((sizes for prefix, sizes in _FIXED_SIZES.items() if name.startswith(prefix)), None)
+    if fixed is None or size in fixed:
+        return None
+    return f"{model} cannot make size {size!r}: use {', '.join(fixed)} or auto"
+
+
+def _free_size_reason(size: str) -> str | None:
+    match = _FREE_SIZE.fullmatch(size)
+    if match is None:
+        return "write it as WIDTHxHEIGHT (e.g. 1536x1024), or auto"
+    long_side, short_side = sorted((int(match[1]), int(match[2])), reverse=True)
+    if short_side == 0 or short_side % _FREE_MULTIPLE or long_side % _FREE_MULTIPLE:
+        return f"both sides must be multiples of {_FREE_MULTIPLE}"
+    if long_side > _FREE_MAX_RATIO * short_side:
+        return f"the long side may be at most {_FREE_MAX_RATIO} times the short one"
+    if long_side > _FREE_MAX_SIDE or long_side * short_side > _FREE_MAX_PIXELS:
+        return (
+            f"at most {_FREE_MAX_SIDE} pixels on the long side and {_FREE_MAX_PIXELS:,} in all "
+            "(3840x2160)"
+        )
+    return None
+
+
+def limits(request: Mapping[str, Any], prompt: str) -> list[tuple[str, str]]:
+    """The prompt length and size the job's model documents, as (field, message) problems."""
+    model = str(request.get("model", ""))
+    problems: list[tuple[str, str]] = []
+    limit = prompt_limit(model)
+    if limit is not None and len(prompt) > limit:
+        message = f"prompt is {len(prompt):,} characters; {model} takes at most {limit:,}"
+        problems.append(("prompt", message))
+    size = request.get("size")
+    reason = size_problem(model, size) if isinstance(size, str) else None
+    if reason is not None:
+        problems.append(("size", reason))
+    return problems
+
+
+# --- request bodies --------------------------------------------------------------------
 
 
 def request_body(job: Job, images: int) -> dict[str, Any]:
@@ -102,6 +185,7 @@ SPEC = ApiSpec(
     claims_model=claims_model,
     switches={"image": "openai.edits"},
     request_count=request_count,
+    limits=limits,
 )
 
 

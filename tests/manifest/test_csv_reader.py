@@ -73,12 +73,14 @@ def test_csv_lines_after_multiline_cell(tmp_path: Path) -> None:
 
 def test_csv_missing_prompt_column(tmp_path: Path) -> None:
     """A CSV without a prompt column is one problem at line 1, not one per row."""
-    assert problem_places(write_csv(tmp_path, "id,size\na,1x1\nb,1x1\n")) == [(1, "prompt")]
+    assert problem_places(write_csv(tmp_path, "id,size\na,1024x1024\nb,1024x1024\n")) == [
+        (1, "prompt")
+    ]
 
 
 def test_csv_unknown_column(tmp_path: Path) -> None:
     """Unknown columns are reported at line 1 with a suggestion; rows are still checked."""
-    found = manifest_problems(write_csv(tmp_path, "prompt,sise,n\na,1x1,x\n"))
+    found = manifest_problems(write_csv(tmp_path, "prompt,sise,n\na,1024x1024,x\n"))
     assert [(problem.line, problem.field) for problem in found] == [(1, "sise"), (2, "n")]
     assert "did you mean 'size'?" in found[0].message
 
@@ -105,7 +107,7 @@ def test_csv_unclosed_quote(tmp_path: Path) -> None:
 
 def test_csv_row_shape(tmp_path: Path) -> None:
     """Extra cells and values under an unnamed column are reported; short rows are fine."""
-    path = write_csv(tmp_path, "prompt,size,\na\nb,1x1,x\nc,1x1,,extra\n")
+    path = write_csv(tmp_path, "prompt,size,\na\nb,1024x1024,x\nc,1024x1024,,extra\n")
     assert problem_places(path) == [(3, None), (4, None)]
 
 

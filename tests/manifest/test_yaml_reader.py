@@ -18,7 +18,7 @@ BAD_YAML = [
         """
         jobs:
           - id: a
-            size: 1x1
+            size: 1024x1024
         """,
         [(2, "prompt")],
         "missing prompt",
@@ -240,7 +240,7 @@ BAD_YAML = [
         id="duplicate-param",
     ),
     pytest.param(
-        "jobs:\n  - prompt: a\n    size: 1x1\n    params:\n      size: 2x2\n",
+        "jobs:\n  - prompt: a\n    size: 1024x1024\n    params:\n      size: 1536x1024\n",
         [(5, "params.size")],
         "set it once",
         id="param-repeats-field",
@@ -282,7 +282,7 @@ BAD_YAML = [
         id="recursive-alias",
     ),
     pytest.param(
-        "jobs:\n  - prompt: a\n    size: 1x1: x\n",
+        "jobs:\n  - prompt: a\n    size: 1024x1024: x\n",
         [(3, None)],
         "invalid YAML: mapping values are not allowed here",
         id="yaml-syntax-error",
@@ -318,7 +318,7 @@ def test_every_problem_at_once(tmp_path: Path) -> None:
             prompt: a
           - prompt: b
             n: 0
-          - size: 1x1
+          - size: 1024x1024
         defaults:
           modle: x
         """,
@@ -424,14 +424,18 @@ def test_yaml_merge_keys(tmp_path: Path) -> None:
     path = write_text(
         tmp_path,
         """
-        defaults: &common {size: 1x1, n: 2}
+        defaults: &common {size: 1024x1024, n: 2}
         jobs:
           - <<: *common
             prompt: a
             n: 3
         """,
     )
-    assert load_manifest(path).jobs[0].request == {"model": DEFAULT_MODEL, "n": 3, "size": "1x1"}
+    assert load_manifest(path).jobs[0].request == {
+        "model": DEFAULT_MODEL,
+        "n": 3,
+        "size": "1024x1024",
+    }
 
 
 def test_null_sections_are_empty(tmp_path: Path) -> None:
