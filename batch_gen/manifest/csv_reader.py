@@ -1,7 +1,9 @@
 """Read a CSV manifest into the format-neutral :class:`Document`.
 
 A header row names the columns (request fields, ``id``, ``prompt`` and ``params.<name>``),
-then each row is one job. A CSV manifest has no defaults, output or run settings.
+then each row is one job. Columns whose names start with ``x-`` are the user's own (notes
+beside the prompts) and never read. Every cell is text as written; only the integer and
+list columns are parsed. A CSV manifest has no defaults, output or run settings.
 """
 
 from __future__ import annotations
@@ -12,8 +14,15 @@ import re
 from typing import Any
 
 from .document import Document, RawJob, Setting
-from .fields import CSV_COLUMNS, CSV_INT_FIELDS, CSV_LIST_FIELDS, CSV_PARAMS_PREFIX
-from .problems import Report, did_you_mean
+from .fields import (
+    CSV_COLUMNS,
+    CSV_INT_FIELDS,
+    CSV_LIST_FIELDS,
+    CSV_PARAMS_PREFIX,
+    is_extension,
+    unknown_message,
+)
+from .problems import Report
 
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 _UNNAMED = ""  # a column with an empty header cell (spreadsheets add them): ignored if empty
@@ -58,7 +67,8 @@ def read_csv(text: str, report: Report) -> Document:
 
 def _columns(header: list[str], report: Report) -> list[str | None] | None:
     """What each column feeds (a field name, ``params.<name>``, ``_UNNAMED``, or None to
-    ignore an unknown or repeated column); None when no row can be read."""
+    ignore a column of the user's own, an unknown or a repeated one); None when no row can
+    be read."""
     names = [cell.strip() for cell in header]
     if not any(names):
         report.add(1, None, "the first line must be a header naming the columns, with 'prompt'")
@@ -68,16 +78,16 @@ def _columns(header: list[str], report: Report) -> list[str | None] | None:
         is_param = name.startswith(CSV_PARAMS_PREFIX) and len(name) > len(CSV_PARAMS_PREFIX)
         if name == _UNNAMED:
             columns.append(_UNNAMED)
+        elif is_extension(name):
+            columns.append(None)
         elif name in columns:
             report.add(1, name, f"column {name!r} appears twice: keep one")
             columns.append(None)
         elif name in CSV_COLUMNS or is_param:
             columns.append(name)
         else:
-            hint = did_you_mean(name, CSV_COLUMNS) or (
-                "; provider-specific fields go in 'params.<name>' columns"
-            )
-            report.add(1, name, f"unknown column {name!r}{hint}")
+            elsewhere = "; provider-specific fields go in 'params.<name>' columns"
+            report.add(1, name, unknown_message("column", name, CSV_COLUMNS, elsewhere=elsewhere))
             columns.append(None)
     if "prompt" not in columns:
         report.add(1, "prompt", "the header has no 'prompt' column: every job needs a prompt")

@@ -24,11 +24,14 @@ class Setting(NamedTuple):
 
 
 class RawJob(NamedTuple):
-    """A job as written, before checks: ``settings`` holds id, prompt and request fields."""
+    """A job as written, before checks: ``settings`` holds id, prompt and request fields;
+    ``unread`` names the fields written with a value that could not be read (already
+    reported: not to be reported missing too)."""
 
     line: int
     settings: tuple[Setting, ...]
     params: tuple[Setting, ...]
+    unread: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

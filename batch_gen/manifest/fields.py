@@ -23,7 +23,7 @@ from batch_gen.checks import (
 )
 
 from .document import Request, Setting
-from .problems import Report
+from .problems import Report, did_you_mean
 
 MAX_N = 10  # the most images one request may ask for (the OpenAI images API's limit)
 
@@ -75,6 +75,14 @@ CSV_LIST_FIELDS: Final[Mapping[str, Literal["text", "int"]]] = {
     name: spec.csv_list for name, spec in API_FIELDS.items() if spec.csv_list is not None
 }
 
+#: Fields that take text: their values are read as written, in YAML as in CSV, so that
+#: ``id: 0123`` is the id "0123" and ``prompt: yes`` the prompt "yes" (YAML 1.1 would read
+#: octal 83 and true). ``output.dir`` and ``output.filename`` take text too.
+TEXT_FIELDS: Final = frozenset(
+    {"id", "prompt"}
+    | {name for name in REQUEST_CHECKS if name not in CSV_INT_FIELDS | set(CSV_LIST_FIELDS)}
+)
+
 RUN_CHECKS: Final[Mapping[str, Check]] = {
     "concurrency": int_between(1),
     "rpm": int_between(0),
@@ -89,6 +97,30 @@ JOB_KEYS = ("id", "prompt", *REQUEST_CHECKS, "params")
 OUTPUT_KEYS = ("dir", "filename")
 CSV_COLUMNS = ("id", "prompt", *REQUEST_CHECKS)
 CSV_PARAMS_PREFIX = "params."
+
+#: Keys and CSV columns of the user's own (notes beside a prompt, YAML anchors to merge)
+#: start with this, in any case: they are never read, so never enter a job's key. Params
+#: are the exception: they pass through untouched, whatever their names.
+EXTENSION_PREFIX: Final = "x-"
+
+
+def is_extension(name: str) -> bool:
+    """Whether ``name`` is a key or column of the user's own (see :data:`EXTENSION_PREFIX`)."""
+    return name[: len(EXTENSION_PREFIX)].lower() == EXTENSION_PREFIX
+
+
+def unknown_message(
+    kind: Literal["key", "column"], name: str, allowed: Sequence[str], *, elsewhere: str = ""
+) -> str:
+    """Why ``name`` is refused: the closest allowed name, else where such a field goes
+    (``elsewhere``), and how to keep it as the user's own."""
+    hint = did_you_mean(name, allowed) or elsewhere
+    own = f"'{EXTENSION_PREFIX}{name}'"
+    return (
+        f"unknown {kind} {name!r}{hint} ({kind}s starting with '{EXTENSION_PREFIX}' are "
+        f"ignored: {own} keeps a note of your own)"
+    )
+
 
 # ---------------------------------------------------------------------------------------
 # Checking the request fields of one place.

@@ -21,7 +21,7 @@ from .document import RawJob, Request, Setting
 from .fields import UNKEYED_FIELDS, check_request
 from .inputs import InputReader, job_inputs
 from .names import id_complaint
-from .problems import Report, describe, is_int
+from .problems import Report, describe
 
 DEFAULT_MODEL = "gpt-image-2"  # used when neither the job nor the defaults name a model
 DEFAULT_PROVIDER = "cometapi"
@@ -42,7 +42,7 @@ def build_jobs(
     for index, raw in enumerate(raw_jobs, start=1):
         before = report.count
         written = {setting.name: setting for setting in raw.settings}
-        prompt = _check_prompt(written.get("prompt"), raw.line, report)
+        prompt = _check_prompt(written.get("prompt"), raw, report)
         request = check_request(raw.settings, raw.params, prefix="", report=report)
         job_id, id_line = _job_id(written.get("id"), prompt, raw.line, report)
         if job_id is not None:
@@ -132,9 +132,11 @@ def _merge(defaults: Request, job: Request) -> dict[str, Any]:
     }
 
 
-def _check_prompt(setting: Setting | None, job_line: int, report: Report) -> str | None:
+def _check_prompt(setting: Setting | None, raw: RawJob, report: Report) -> str | None:
+    """The prompt as written (see :data:`~.fields.TEXT_FIELDS`), or None if it has none."""
     if setting is None:
-        report.add(job_line, "prompt", "missing prompt: every job needs one")
+        if "prompt" not in raw.unread:  # else its value's problem is reported already
+            report.add(raw.line, "prompt", "missing prompt: every job needs one")
         return None
     if setting.value is None or (isinstance(setting.value, str) and not setting.value.strip()):
         report.add(setting.line, "prompt", "prompt is empty")
@@ -151,9 +153,10 @@ def _job_id(
     """The job's id (written, or derived from the prompt) and the line to blame for it."""
     if setting is None:
         return (keys.derive_id(prompt) if prompt is not None else None), job_line
-    value = setting.value
-    if is_int(value):
-        value = str(value)  # `id: 7` is a fine name; YAML just read it as a number
+    value = setting.value  # as written: `id: 0123` is "0123", never octal 83
+    if value is None:
+        report.add(setting.line, "id", "id is empty: leave it out to derive one from the prompt")
+        return None, setting.line
     if not isinstance(value, str):
         report.add(setting.line, "id", f"must be a string, got {describe(value)}")
         return None, setting.line

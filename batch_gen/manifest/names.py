@@ -14,6 +14,11 @@ from batch_gen.files.naming import PLACEHOLDER_PATTERN, PLACEHOLDERS
 from .problems import describe, did_you_mean
 
 MAX_ID_LENGTH = 200
+#: What an id may hold, as the README says it (the checks below are its code).
+ID_RULE = (
+    "an id may use only ASCII letters (A-Z, a-z), digits (0-9), '.', '_' and '-', each "
+    "part starting with a letter or digit; '/' separates folders"
+)
 
 _DISTINCT_PLACEHOLDERS = ("id", "index", "key")  # any one gives each job its own name
 
@@ -46,11 +51,16 @@ def id_complaint(job_id: str) -> str | None:
         return f"{shown} has an empty part between '/'"
     bad = next((part for part in parts if not _ID_PART.fullmatch(part)), None)
     if bad is not None:
-        return (
-            f"{shown}: part {bad!r} may use only letters, digits, '.', '_' and '-', "
-            "starting with a letter or digit"
-        )
+        return f"{shown}: {_offence(bad)}; {ID_RULE}"
     return None
+
+
+def _offence(part: str) -> str:
+    """What in ``part`` (one that breaks the id rule) breaks it first."""
+    bad = next((char for char in part if not _ID_PART.fullmatch(f"a{char}")), None)
+    if bad is not None:
+        return f"{bad!r} is not allowed"
+    return f"{part!r} starts with {part[0]!r}"  # '_' or '-': allowed, but not first
 
 
 def filename_complaint(template: Any) -> str | None:

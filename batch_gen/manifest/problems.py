@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from batch_gen.checks import describe, did_you_mean, is_int
 from batch_gen.errors import Problem
 
@@ -23,13 +21,6 @@ class Report:
 
     def add(self, line: int | None, field: str | None, message: str) -> None:
         self.problems.append(Problem(self.file, line, field, message))
-
-    def unknown(self, line: int, name: str, allowed: Sequence[str], *, prefix: str = "") -> None:
-        """Report an unknown key, suggesting the closest allowed one (or ``params``)."""
-        hint = did_you_mean(name, allowed)
-        if not hint and "params" in allowed:
-            hint = "; provider-specific fields go under 'params'"
-        self.add(line, prefix + name, f"unknown key {name!r}{hint}")
 
     def in_file_order(self) -> list[Problem]:
         """The problems sorted by line, each once.

@@ -9,6 +9,7 @@ problems in the :class:`~batch_gen.manifest.problems.Report`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,6 +27,14 @@ NULL_TAG = "tag:yaml.org,2002:null"
 _MAX_YAML_VALUES = 1_000_000
 INVALID: Final = object()  # a value that could not be read; its problem is already reported
 _YAML_ONLY_KINDS = {"date": "a date", "datetime": "a timestamp", "bytes": "binary data"}
+# The tags YAML gives a plain scalar by its look alone: for a field that takes text, the
+# scalar's source text is the value, whatever YAML 1.1 would make of it.
+_IMPLICIT_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "timestamp")
+)
+_INT_TAG = "tag:yaml.org,2002:int"
+# An integer YAML reads as written: no leading zero (octal), 0x, 0b, '_' or ':' (base 60).
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 
 
 def line_of(node: Node) -> int:
@@ -142,6 +151,21 @@ class NodeReader:
             self._budget = _MAX_YAML_VALUES
         return self._plain(node, where)
 
+    def text(self, node: Node, where: str) -> Any:
+        """The value of a field that takes text: a scalar's text as written, so that
+        ``id: 0123`` is ``"0123"`` (not octal 83) and ``prompt: yes`` is ``"yes"`` (not
+        true). An empty value stays None (YAML's "no value"), for the field's check to
+        refuse; a null spelled out (``~``, ``null``) is refused here, with the hint to quote
+        it. Anything else (a list, an explicit odd tag) is :meth:`plain`, for the field's
+        check to refuse or the reader to report."""
+        if isinstance(node, ScalarNode) and node.tag in _IMPLICIT_TAGS:
+            return node.value
+        if isinstance(node, ScalarNode) and node.tag == NULL_TAG and node.value:
+            message = f"YAML reads {node.value!r} as no value: quote it to mean the text"
+            self._report.add(line_of(node), where or None, message)
+            return INVALID
+        return self.plain(node, where)
+
     def _plain(self, node: Node, where: str) -> Any:
         self._budget -= 1
         if self._budget == 0:
@@ -182,6 +206,12 @@ class NodeReader:
             return INVALID
         if isinstance(value, float) and not math.isfinite(value):
             message = f"{node.value!r} is not a finite number; quote it to pass a string"
+        elif node.tag == _INT_TAG and not _DECIMAL.fullmatch(node.value):
+            message = (
+                f"YAML reads {node.value!r} as {value}, not as written: write the number in "
+                "decimal digits (no leading zero, '0x', '0b', '_' or ':'), or quote it to "
+                "pass text"
+            )
         elif value is None or isinstance(value, str | int | float | bool):
             return value
         else:  # dates, timestamps, !!binary: JSON has no such values

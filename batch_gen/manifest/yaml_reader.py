@@ -6,7 +6,7 @@ with its line and dotted field, and sorted into file order by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -20,8 +20,11 @@ from .fields import (
     JOB_KEYS,
     OUTPUT_KEYS,
     RUN_CHECKS,
+    TEXT_FIELDS,
     TOP_KEYS,
     check_request,
+    is_extension,
+    unknown_message,
 )
 from .names import filename_complaint
 from .problems import Report, describe, is_int
@@ -46,7 +49,7 @@ def read_yaml(text: str, report: Report) -> Document:
         if entry.key in TOP_KEYS:
             sections[entry.key] = entry
         else:
-            report.unknown(entry.line, entry.key, TOP_KEYS)
+            _unknown(entry, TOP_KEYS, report)
 
     # Fixed order: the jobs need the defaults; problems are sorted into file order later.
     if "version" in sections:
@@ -67,9 +70,11 @@ def read_yaml(text: str, report: Report) -> Document:
 def _section(
     entry: Entry, reader: NodeReader, report: Report, allowed: Sequence[str] | None
 ) -> list[Entry]:
-    """The entries of a section mapping whose keys are ``allowed`` (None: any key).
+    """The entries of a section mapping whose keys are ``allowed`` (None: any key, for
+    params, which pass through untouched).
 
-    Unknown keys are reported with a suggestion; an empty (null) section has no entries.
+    Unknown keys are reported with a suggestion, keys of the user's own (``x-...``) left
+    out; an empty (null) section has no entries.
     """
     node = entry.node
     if isinstance(node, ScalarNode) and node.tag == NULL_TAG:
@@ -82,15 +87,27 @@ def _section(
         if allowed is None or child.key in allowed:
             known.append(child)
         else:
-            report.unknown(child.line, child.key, allowed, prefix=f"{entry.key}.")
+            _unknown(child, allowed, report, prefix=f"{entry.key}.")
     return known
 
 
-def _settings(entries: Iterable[Entry], reader: NodeReader, prefix: str) -> list[Setting]:
-    """Plain values of the entries; values that could not be read are left out."""
+def _unknown(entry: Entry, allowed: Sequence[str], report: Report, *, prefix: str = "") -> None:
+    """Report an unknown key, unless it is one of the user's own (``x-...``)."""
+    if not is_extension(entry.key):
+        elsewhere = "; provider-specific fields go under 'params'" if "params" in allowed else ""
+        message = unknown_message("key", entry.key, allowed, elsewhere=elsewhere)
+        report.add(entry.line, prefix + entry.key, message)
+
+
+def _settings(
+    entries: Iterable[Entry], reader: NodeReader, prefix: str, *, text: Set[str] = TEXT_FIELDS
+) -> list[Setting]:
+    """The values of the entries, those named in ``text`` as written (see
+    :data:`~.fields.TEXT_FIELDS`); values that could not be read are left out."""
     settings = []
     for entry in entries:
-        value = reader.plain(entry.node, prefix + entry.key)
+        read = reader.text if entry.key in text else reader.plain
+        value = read(entry.node, prefix + entry.key)
         if value is not INVALID:
             settings.append(Setting(entry.key, value, entry.line))
     return settings
@@ -122,7 +139,8 @@ def _defaults(entry: Entry, reader: NodeReader, report: Report) -> Request:
 
 
 def _output(entry: Entry, reader: NodeReader, report: Report, document: Document) -> None:
-    for setting in _settings(_section(entry, reader, report, OUTPUT_KEYS), reader, "output."):
+    entries = _section(entry, reader, report, OUTPUT_KEYS)
+    for setting in _settings(entries, reader, "output.", text=set(OUTPUT_KEYS)):
         if setting.name == "dir":
             complaint = non_empty_string(setting.value)
             if complaint is None:
@@ -137,7 +155,8 @@ def _output(entry: Entry, reader: NodeReader, report: Report, document: Document
 
 def _run(entry: Entry, reader: NodeReader, report: Report) -> RunDefaults:
     values: dict[str, Any] = {}
-    for setting in _settings(_section(entry, reader, report, tuple(RUN_CHECKS)), reader, "run."):
+    entries = _section(entry, reader, report, tuple(RUN_CHECKS))
+    for setting in _settings(entries, reader, "run.", text=frozenset()):
         complaint = RUN_CHECKS[setting.name](setting.value)
         if complaint is None:
             values[setting.name] = setting.value
@@ -163,7 +182,8 @@ def _jobs(entry: Entry, reader: NodeReader, report: Report) -> list[RawJob]:
             if child.key in JOB_KEYS:
                 known.append(child)
             else:
-                report.unknown(child.line, child.key, JOB_KEYS)
+                _unknown(child, JOB_KEYS, report)
         settings, params = _request_parts(known, reader, report, "")
-        jobs.append(RawJob(line_of(item), tuple(settings), tuple(params)))
+        unread = {child.key for child in known} - {setting.name for setting in settings}
+        jobs.append(RawJob(line_of(item), tuple(settings), tuple(params), frozenset(unread)))
     return jobs

@@ -26,7 +26,7 @@ BAD_YAML = [
     ),
     pytest.param('jobs:\n  - prompt: "   "\n', [(2, "prompt")], "empty", id="empty-prompt"),
     pytest.param("jobs:\n  - prompt:\n", [(2, "prompt")], "empty", id="null-prompt"),
-    pytest.param("jobs:\n  - prompt: 42\n", [(2, "prompt")], "must be a string", id="int-prompt"),
+    pytest.param("jobs:\n  - prompt: [a]\n", [(2, "prompt")], "must be a string", id="list-prompt"),
     pytest.param(
         """
         jobs:
@@ -106,7 +106,7 @@ BAD_YAML = [
     pytest.param(
         "jobs:\n  - prompt: a\n    size: 1024\n",
         [(3, "size")],
-        "must be a non-empty string, got 1024",
+        "gpt-image-2 cannot make size '1024': write it as WIDTHxHEIGHT",
         id="size-int",
     ),
     pytest.param(
@@ -142,13 +142,13 @@ BAD_YAML = [
     pytest.param("jobs:\n  - {id: 'C:x', prompt: a}\n", [(2, "id")], "absolute", id="id-drive-rel"),
     pytest.param("jobs:\n  - {id: 'a//b', prompt: a}\n", [(2, "id")], "empty part", id="id-empty"),
     pytest.param(
-        "jobs:\n  - {id: 'a b', prompt: a}\n", [(2, "id")], "only letters, digits", id="id-space"
+        "jobs:\n  - {id: 'a b', prompt: a}\n", [(2, "id")], "only ASCII letters", id="id-space"
     ),
     pytest.param(
         f"jobs:\n  - {{id: {'a' * 201}, prompt: a}}\n", [(2, "id")], "at most 200", id="id-long"
     ),
     pytest.param(
-        "jobs:\n  - {id: 1.5, prompt: a}\n", [(2, "id")], "must be a string", id="id-float"
+        "jobs:\n  - {id: [a], prompt: a}\n", [(2, "id")], "must be a string", id="id-list"
     ),
     pytest.param(
         'output:\n  filename: "{idd}.{ext}"\njobs: [{prompt: a}]\n',
