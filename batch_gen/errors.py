@@ -18,6 +18,7 @@ yaml) are translated once, where they occur, with ``raise ... from exc``::
         ├── RateLimitError     429: retryable, pauses the whole pool
         ├── ServerError        5xx / 408 / 409: retryable (unless the gateway says "bad request")
         ├── TransportError     timeouts, resets, refused connections: retryable
+        │   └── ConnectError   no connection made (refused, DNS, unreachable): nothing sent
         ├── BadResponseError   a 2xx whose body is truncated, undecodable or has no image
         ├── TaskTimeoutError   a submitted task did not finish before --task-timeout
         ├── InvalidRequestError  400 / 404 / 413 / 422: permanent
@@ -163,6 +164,25 @@ class TransportError(ProviderError):
     """The request got no complete answer: timeout, reset, refused or dropped connection."""
 
     retryable = True
+
+
+class ConnectError(TransportError):
+    """No connection to the host could be made (refused, a name that does not resolve, an
+    unreachable network, a connect timeout, a failed TLS handshake): nothing was sent, so
+    nothing was billed. Retryable like any transport error, but a run whose calls have never
+    connected stops at the first one (see :mod:`batch_gen.runner.gate`).
+
+    ``host`` names where the connection was tried (``api.example.com:443``, or ``the proxy
+    proxy.corp:3128`` when ``through_proxy``) and ``reason`` why it failed, for that line.
+    """
+
+    ambiguous = False
+
+    def __init__(self, message: str, *, host: str, reason: str, through_proxy: bool) -> None:
+        super().__init__(message, ambiguous=False)
+        self.host = host
+        self.reason = reason
+        self.through_proxy = through_proxy
 
 
 class BadResponseError(ProviderError):

@@ -1,9 +1,10 @@
 """Getting the model catalog: one public GET, and a per-base-URL cache on disk.
 
 The only module of :mod:`batch_gen.pricing` that does I/O. :func:`fetch_catalog` sends one
-``GET {base_url}/api/models`` (never with credentials); :func:`load_catalog` keeps a cache
-file per base URL under :func:`default_cache_dir` (``~/.cache/batch_gen`` by default), one
-day old at most by default, and falls back to an older copy when a fetch fails. Every
+``GET {base_url}/api/models`` (never with credentials; through the proxy the environment
+names, as every call does); :func:`load_catalog` keeps a cache file per base URL under
+:func:`default_cache_dir` (``~/.cache/batch_gen`` by default), one day old at most by
+default, and falls back to an older copy when a fetch fails. Every
 failure a caller sees is a :class:`~batch_gen.errors.ConfigurationError` naming the URL.
 aiohttp is imported inside the async functions only, so that listing, planning and
 ``status`` stay light.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from batch_gen.errors import ConfigurationError
 from batch_gen.pricing.catalog import Catalog, parse_catalog, short_text
+from batch_gen.providers.http import Proxies, connect_error
 
 if TYPE_CHECKING:
     import aiohttp
@@ -118,19 +120,24 @@ async def _fetch_document(session: aiohttp.ClientSession, url: str, *, timeout_s
     import aiohttp
 
     _refuse_credentials(session)
+    proxy = Proxies.from_environ().for_url(url)  # HTTPS_PROXY / NO_PROXY, as every call
     try:
         async with session.get(
             url,
             headers={"Accept": "application/json"},
             allow_redirects=False,  # a redirect means a wrong base URL: report, don't follow
             timeout=aiohttp.ClientTimeout(total=timeout_s),
+            proxy=proxy,
         ) as response:
             status, content_type = response.status, response.content_type
             location = response.headers.get("Location")
             body = await _read_capped(response, url)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
-        if isinstance(exc, TimeoutError):
+        unreached = connect_error(exc, what="catalog", url=url, proxy=proxy, secret=None)
+        if unreached is not None:
+            reason = f"cannot reach {unreached.host}: {unreached.reason}"
+        elif isinstance(exc, TimeoutError):
             reason = f"no answer within {timeout_s:g} s"
         raise ConfigurationError(f"cannot fetch the model catalog from {url}: {reason}") from exc
     return decode_answer(

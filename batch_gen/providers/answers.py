@@ -57,6 +57,19 @@ def redact(text: str, secret: str | None) -> str:
     return re.sub(r"sk-[A-Za-z0-9_\-]{16,}", "sk-***", text)
 
 
+def base_url_advice(base_url: str | None) -> str:
+    """What to change when the API redirects (a wrong path): a base URL ending in ``/v1``
+    (as OpenAI's SDK takes it) doubles it, since every route the providers send starts
+    with its own ``/v1`` or other prefix."""
+    trimmed = (base_url or "").rstrip("/")
+    if trimmed.endswith("/v1"):
+        return (
+            f"the base URL {trimmed} ends in /v1, which batch_gen adds itself: use"
+            f" {trimmed.removesuffix('/v1')} (--base-url / COMETAPI_BASE_URL)"
+        )
+    return "check --base-url / COMETAPI_BASE_URL"
+
+
 def json_object(body: bytes) -> dict[str, Any] | None:
     """``body`` as a JSON object, or None when it is not one."""
     try:
@@ -101,13 +114,16 @@ def error_from_response(
     *,
     secret: str | None,
     now: float | None = None,
+    base_url: str | None = None,
 ) -> ProviderError:
     """The ProviderError that an unsuccessful answer stands for (the classification table).
 
     401/403 and an unknown model abort the run; 429 is a rate limit (or exhausted quota);
     408/409/5xx are retryable, except a 500 whose code says the request itself is bad;
     400/404/413/422 and safety refusals are permanent; a redirect means the base URL is
-    wrong. ``x-should-retry: true|false`` from the server overrides retryability.
+    wrong (``base_url``, when the caller knows it, lets the message say what to change:
+    see :func:`base_url_advice`). ``x-should-retry: true|false`` from the server overrides
+    retryability.
     """
     message, kind, code = parse_error_body(body)
     message = redact(message, secret)
@@ -126,9 +142,9 @@ def error_from_response(
         error = AuthenticationError(message, **common)
     elif 300 <= status < 400:
         where = headers.get("Location", "elsewhere")
+        advice = redact(base_url_advice(base_url), secret)
         error = FatalProviderError(
-            f"the API answered with a redirect to {where}; check --base-url / COMETAPI_BASE_URL",
-            **common,
+            f"the API answered with a redirect to {where}; {advice}", **common
         )
     elif status == 402 or (status == 429 and code in _QUOTA_CODES):
         error = QuotaExhaustedError(message, **common)  # 402: no credits (BFL, gateways)

@@ -29,8 +29,10 @@ async def download_image(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     secret: str | None = None,
+    proxy: str | None = None,
 ) -> bytes:
-    """The image at ``url``, or a DownloadError (retryable for 5xx, 429 and transport trouble).
+    """The image at ``url`` (fetched through ``proxy``, if any), or a DownloadError
+    (retryable for 5xx, 429 and transport trouble).
 
     Refuses non-http(s) schemes and bodies over ``max_bytes`` (checked while streaming, not
     only from Content-Length), and bodies that are not a known image format.
@@ -38,8 +40,8 @@ async def download_image(
     shown = redact(_describe(url), secret)
     if urlsplit(url).scheme not in ("http", "https"):
         raise DownloadError(f"refusing to download {shown}: not http(s)", retryable=False)
-    with transport_errors(secret=secret, what=f"download of {shown}"):
-        async with session.get(url) as response:
+    with transport_errors(secret=secret, what=f"download of {shown}", url=url, proxy=proxy):
+        async with session.get(url, proxy=proxy) as response:
             if response.status != 200:
                 retryable = response.status >= 500 or response.status in (408, 429)
                 raise DownloadError(

@@ -19,6 +19,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
+from ..errors import ConnectError
 from ..pacing import AdaptiveSlots, PoolPause, RateLimiter
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ class Stopping:
         self.grace = grace
         self.interrupts = 0
         self.aborted: str | None = None  # the message of the error that stopped the run
+        self.reached = False  # whether any call of this run has connected to the API
         self._cancel: Callable[[], None] = lambda: None
         self._announce: Callable[[int], None] = lambda interrupts: None
 
@@ -64,6 +66,24 @@ class Stopping:
         if self.aborted is None:
             self.aborted = reason
         self.event.set()
+
+    def connected(self) -> None:
+        """A call connected (whatever came of it): the API's host can be reached."""
+        self.reached = True
+
+    def unreachable(self, error: ConnectError) -> bool:
+        """A call could not connect. Before any call of this run connected, the host cannot
+        be reached at all and every job would fail alike: abort (exit 3) with one line that
+        names it, and return True. Once a call has connected, it is passing trouble, for
+        the retry loop: return False."""
+        if self.reached:
+            return False
+        if error.through_proxy:
+            advice = "check HTTPS_PROXY / HTTP_PROXY, or NO_PROXY"
+        else:
+            advice = "check --base-url / COMETAPI_BASE_URL, or your network and proxy settings"
+        self.abort(f"cannot reach {error.host}: {error.reason}; {advice}")
+        return True
 
     def stop(self) -> None:
         """Stop dispatching, letting what is in flight finish (fail-fast, budget)."""

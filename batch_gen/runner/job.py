@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import RunOptions
 from ..errors import (
+    ConnectError,
     DownloadError,
     FatalProviderError,
     ProviderError,
@@ -33,6 +35,7 @@ from ..files.naming import resolve_inside
 from ..files.sidecar import Owner
 from ..models import ImageRecord, Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
+from ..providers.answers import redact
 from ..providers.base import (
     Answer,
     ApiRequest,
@@ -43,6 +46,7 @@ from ..providers.base import (
     ReturnedImage,
 )
 from ..providers.download import download_image
+from ..providers.http import Proxies
 from . import transitions
 from .events import (
     Abandoned,
@@ -67,6 +71,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Every call at DEBUG (``--debug``): method, path, status, time; never the key.
+_log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
@@ -88,6 +95,8 @@ class RunContext:
     spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
     # Who makes the images (provider and manifest), as each sidecar records it.
     owner: Owner
+    # The forward proxies the environment names, for downloads (calls: see ``transport``).
+    proxies: Proxies
 
     @property
     def root(self) -> Path:
@@ -258,6 +267,7 @@ class JobRun:
                         url,
                         max_bytes=options.max_download_bytes,
                         secret=self.secret,
+                        proxy=self.run.proxies.for_url(url),
                     )
         except ProviderError as error:
             # The image was generated (and billed) but could not be fetched; a new run will
@@ -346,7 +356,34 @@ class JobRun:
         await self.run.admission.call_slot()
         if billable:  # durable before it goes: a run killed meanwhile finds it recorded
             self._record(transitions.sending(self.record, now=time.time()))
-        return await self.run.transport(call)
+        if not _log.isEnabledFor(logging.DEBUG):  # the hot path: one check, no timing
+            return await self._transport(call)
+        started = time.monotonic()
+        shown = f"{self.job.id}: {call.method} {redact(call.path, self.secret)}"
+        try:
+            answer = await self._transport(call)
+        except (ProviderError, Stopped) as error:
+            why = error.describe() if isinstance(error, ProviderError) else "the run stopped"
+            _log.debug("%s: failed after %.3fs: %s", shown, time.monotonic() - started, why)
+            raise
+        _log.debug("%s: HTTP %d in %.3fs", shown, answer.status, time.monotonic() - started)
+        return answer
+
+    async def _transport(self, call: Call) -> Answer:
+        """Send ``call``; a call that cannot connect before any call of the run did stops
+        the run (see :meth:`.gate.Stopping.unreachable`), recorded as a failed try."""
+        try:
+            answer = await self.run.transport(call)
+        except ConnectError as error:
+            if self.run.stopping.unreachable(error):
+                self._attempt_failed(error, False)
+                raise Stopped from error
+            raise
+        except ProviderError:
+            self.run.stopping.connected()  # it connected; the answer was the trouble
+            raise
+        self.run.stopping.connected()
+        return answer
 
     def replace_lost_task(self) -> bool:
         if self._replaced_lost_task:

@@ -32,7 +32,7 @@ from ..planning.resume import resume, run_owner
 from ..progress import NullProgress, Progress
 from ..providers import provider_for
 from ..providers.base import Answer, Call, Endpoint, Provider
-from ..providers.http import exchange
+from ..providers.http import Proxies, exchange
 from ..report import RunSummary, plural
 from ..state.jobindex import write_job_index
 from ..state.journal import StateStore
@@ -128,10 +128,13 @@ class _Run:
         try:
             if plan.to_run:
                 await self._prepare_pricing(plan)
+                # The in-process simulator of --offline is never reached through a proxy.
+                proxies = Proxies() if self.options.offline else Proxies.from_environ()
+                api_proxy = proxies.for_url(endpoint.base_url)
                 async with _session(self.options) as session:
 
                     async def over_http(call: Call) -> Answer:
-                        return await exchange(session, endpoint, call)
+                        return await exchange(session, endpoint, call, proxy=api_proxy)
 
                     context = RunContext(
                         options=self.options,
@@ -146,6 +149,7 @@ class _Run:
                         may_retry=self._may_retry,
                         spawn=self._spawn,
                         owner=run_owner(self.manifest, self.options),
+                        proxies=proxies,
                     )
                     await self._work(plan, context)
         finally:
