@@ -16,15 +16,21 @@ from typing import Any, Protocol, TextIO
 
 @dataclass(slots=True)
 class Counts:
+    """Jobs of the run's whole manifest: ``total`` (those already done and those to run),
+    ``done`` (the ``already`` done before this run started included), ``failed`` and
+    ``retrying`` now. The rate counts only what this run finished."""
+
     total: int = 0
     done: int = 0
     failed: int = 0
     retrying: int = 0
+    already: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
     def rate(self, now: float) -> float:
         elapsed = now - self.started_at
-        return (self.done + self.failed) / elapsed if elapsed > 0 else 0.0
+        finished = self.done + self.failed - self.already
+        return finished / elapsed if elapsed > 0 else 0.0
 
     def eta(self, now: float) -> float | None:
         rate = self.rate(now)
@@ -35,7 +41,11 @@ class Counts:
 class Progress(Protocol):
     counts: Counts
 
-    def start(self, total: int) -> None: ...
+    def start(self, total: int, *, done: int = 0) -> None:
+        """Show ``total`` jobs, ``done`` of them already done (a resumed run starts at
+        37/300, not at 0/263)."""
+        ...
+
     def finished(self, *, ok: bool) -> None: ...
     def retrying(self, delta: int) -> None: ...
     def tick(self) -> None: ...
@@ -48,8 +58,8 @@ class NullProgress:
     def __init__(self) -> None:
         self.counts = Counts()
 
-    def start(self, total: int) -> None:
-        self.counts = Counts(total=total)
+    def start(self, total: int, *, done: int = 0) -> None:
+        self.counts = Counts(total=total, done=done, already=done)
 
     def finished(self, *, ok: bool) -> None:
         if ok:
@@ -115,11 +125,13 @@ class BarProgress(NullProgress):
         self._stream = stream
         self._bar: Any = None
 
-    def start(self, total: int) -> None:
+    def start(self, total: int, *, done: int = 0) -> None:
         from tqdm import tqdm
 
-        super().start(total)
-        self._bar = tqdm(total=total, file=self._stream, unit="job", dynamic_ncols=True)
+        super().start(total, done=done)
+        self._bar = tqdm(
+            total=total, initial=done, file=self._stream, unit="job", dynamic_ncols=True
+        )
         self._refresh()
 
     def _refresh(self) -> None:

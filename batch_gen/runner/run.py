@@ -26,7 +26,7 @@ from ..errors import ForeignImagesError
 from ..files.atomic import recover_image, remove_stale_partials
 from ..models import Job, JobStatus, Manifest
 from ..planning.ownership import refusal
-from ..planning.plan import Plan, PlannedJob
+from ..planning.plan import Plan, PlannedJob, Reason
 from ..planning.preflight import preflight
 from ..planning.resume import resume, run_owner
 from ..progress import NullProgress, Progress
@@ -123,7 +123,9 @@ class _Run:
         plan = self._plan()
         for item in plan.skipped:
             self.events.emit(Skipped(item, self.store.get(item.job.id)))
-        self.progress.start(len(plan.to_run))
+        if plan.to_run:  # the whole manifest: what is already done, and what runs now
+            done = sum(1 for item in plan.skipped if item.reason is Reason.DONE)
+            self.progress.start(len(plan.to_run) + done, done=done)
         files = ThreadPoolExecutor(max_workers=FILE_THREADS, thread_name_prefix="files")
         try:
             if plan.to_run:
