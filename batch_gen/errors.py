@@ -9,7 +9,8 @@ yaml) are translated once, where they occur, with ``raise ... from exc``::
     ├── ConfigurationError     the run cannot start or must stop as a whole      → exit 3
     │   ├── MissingKeyError    no COMETAPI_KEY and not --offline
     │   ├── OutputLockedError  another run holds the output folder
-    │   └── ForeignImagesError the run would replace images another provider or manifest made
+    │   ├── ForeignImagesError the run would replace images another provider or manifest made
+    │   └── UnwritablePathError  the output folder or a report file cannot be written
     └── ProviderError          one request failed (retryable / ambiguous / retry_after)
         ├── FatalProviderError aborts the whole run at once                      → exit 3
         │   ├── AuthenticationError  401 / 403: missing, rejected or unauthorised key
@@ -85,6 +86,12 @@ class OutputLockedError(ConfigurationError):
 class ForeignImagesError(ConfigurationError):
     """The run would replace or delete images that another provider (the offline simulator
     versus a real base URL) or another manifest made, and was not told it may."""
+
+
+class UnwritablePathError(ConfigurationError):
+    """A path the run must write (its output folder, ``--report``) cannot be written: it is
+    a file where a folder is needed or the reverse, lies under a file, or the file system
+    refuses it. Found before anything is sent."""
 
 
 class ProviderError(BatchGenError):

@@ -147,3 +147,20 @@ async def wait_until(condition: Callable[[], bool], *, within: float, step: floa
             return True
         await asyncio.sleep(step)
     return condition()
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder that exists and refuses new files: for a user, one without write
+    permission; for the superuser, whom permissions do not stop, a sysfs folder (the kernel
+    refuses new entries there with EPERM). Skips the test when there is neither."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir(mode=0o555)
+        return folder
+    folder = Path("/sys/kernel")
+    try:
+        (folder / "batch_gen-probe").mkdir()
+    except OSError:
+        return folder
+    (folder / "batch_gen-probe").rmdir()
+    pytest.skip("no folder refuses writes here")

@@ -140,32 +140,52 @@ def _file_matches(path: str | Path, record: ImageRecord, *, verify: bool) -> boo
 
 
 def remove_stale_partials(root: Path) -> int:
-    """Delete leftover temp files anywhere under ``root``; return how many.
+    """Delete leftover temp files under ``root``; return how many.
 
     Only names of the two forms this module writes (``.<name>.<12 hex digits>.part``) are
-    deleted. The state folder ``root/.batch_gen`` and symbolic links to folders are not
-    entered.
-    One ``os.scandir`` walk, no per-file ``stat`` beyond what scandir provides.
+    deleted. The sweep stays within what a run of ``root`` can have written: it does not
+    enter the state folder ``root/.batch_gen``, symbolic links to folders, folders on
+    another file system (a mount point below ``root``), folders it may not read, or a
+    subfolder holding a state folder of its own (another run's output folder, whose temp
+    files may belong to a run in progress there).
+    One ``os.scandir`` walk, a ``stat`` only per folder.
 
     Call it only after :func:`recover_image` has run for every recorded image, or it
     deletes images that were saved and recorded but not yet moved into place.
     """
+    try:
+        device = os.stat(root).st_dev
+    except OSError:
+        return 0
     removed = 0
     pending = [root]
     while pending:
         folder = pending.pop()
         try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:  # gone, not a folder, or not ours to read: nothing of ours there
             continue
+        names = {entry.name.casefold() for entry in entries}
+        if folder != root and STATE_DIR_NAME in names:
+            continue  # another output folder: its temp files are its own run's
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if not (folder == root and entry.name.casefold() == STATE_DIR_NAME):
+                if folder == root and entry.name.casefold() == STATE_DIR_NAME:
+                    continue
+                if _same_device(entry, device):
                     pending.append(Path(entry.path))
             elif is_partial_name(entry.name) and entry.is_file(follow_symlinks=False):
                 _remove_quietly(Path(entry.path))
                 removed += 1
     return removed
+
+
+def _same_device(entry: os.DirEntry[str], device: int) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_dev == device
+    except OSError:
+        return False
 
 
 def _write_file(path: Path, data: bytes, *, durable: bool) -> None:

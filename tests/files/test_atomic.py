@@ -250,3 +250,22 @@ def test_existing_files_is_empty(tmp_path: Path) -> None:
     assert ExistingFiles(tmp_path).is_empty()
     (tmp_path / "sub").mkdir()
     assert not ExistingFiles(tmp_path).is_empty()
+
+
+def test_remove_stale_partials_stays_out_of_other_output_folders_and_links(
+    tmp_path: Path,
+) -> None:
+    """A subfolder with a state folder of its own is another run's output folder (its
+    temp files may be in flight): left alone, as are folders reached by a link."""
+    mine = tmp_path / "img" / ".boat.png.abcdef012345.part"
+    theirs = tmp_path / "other-run" / ".cat.png.abcdef012345.part"
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-linked" / ".dog.png.abcdef012345.part"
+    for path in (mine, theirs, elsewhere):
+        write_atomic(path, b"x")
+    (tmp_path / "other-run" / ".batch_gen").mkdir()
+    (tmp_path / "link").symlink_to(elsewhere.parent, target_is_directory=True)
+
+    assert remove_stale_partials(tmp_path) == 1
+    assert not mine.exists()
+    assert theirs.exists()
+    assert elsewhere.exists()
