@@ -4,13 +4,14 @@ environment, checked once and frozen.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import MissingKeyError, UsageError
+from .errors import ConfigurationError, MissingKeyError, UsageError
 from .models import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
@@ -94,13 +95,77 @@ def maker_of(provider: str) -> str:
 def provider_identity(*, offline: bool, base_url: str | None, environ: Mapping[str, str]) -> str:
     """The provider identity for keys, before a manifest is read: from the command line,
     else ``COMETAPI_BASE_URL``, else CometAPI."""
-    url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
-    return provider_of(offline=offline, base_url=url)
+    return provider_of(offline=offline, base_url=base_url_from(environ, given=base_url))
 
 
-def _positive(name: str, value: float | None, *, minimum: float) -> None:
-    if value is not None and value < minimum:
-        raise UsageError(f"{name} must be at least {minimum:g}, got {value:g}")
+def _variable(environ: Mapping[str, str], name: str) -> str | None:
+    """An environment variable with surrounding whitespace (spaces, tabs, CR, LF: a pasted
+    value, or ``$(cat key.txt)`` of a file saved on Windows) removed; None when empty."""
+    return environ.get(name, "").strip() or None
+
+
+def base_url_from(environ: Mapping[str, str], *, given: str | None = None) -> str:
+    """The base URL: ``given`` (the command line), else ``COMETAPI_BASE_URL``, else
+    CometAPI's; surrounding whitespace removed."""
+    return (given or "").strip() or _variable(environ, BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+
+
+def api_key_from(environ: Mapping[str, str]) -> str | None:
+    """``COMETAPI_KEY`` without surrounding whitespace; None when unset or blank.
+
+    Raises:
+        ConfigurationError: the key has a space, a control character (a line break
+            inside it: two lines pasted) or a non-ASCII character within it, which no key
+            has and no HTTP header can carry. The message gives its position, never the key.
+    """
+    key = _variable(environ, KEY_VARIABLE)
+    if key is None:
+        return None
+    for position, char in enumerate(key, 1):
+        if not "!" <= char <= "~":  # printable ASCII without the space
+            raise ConfigurationError(
+                f"{KEY_VARIABLE} has {_char_name(char)} inside it, at character {position} of"
+                f" {len(key)}; a key is one line of letters, digits and punctuation: check"
+                " how it was set"
+            )
+    return key
+
+
+def _char_name(char: str) -> str:
+    """What a character that no key holds is, for a message that must not show the key."""
+    names = {" ": "a space", "\t": "a tab", "\n": "a line break (LF)", "\r": "a line break (CR)"}
+    return names.get(char, f"the character U+{ord(char):04X}")
+
+
+# Each numeric option: its smallest value, whether it may equal it, and how to say so.
+_RANGES: dict[str, tuple[float, bool, str]] = {
+    "concurrency": (1, True, "a whole number of 1 or more"),
+    "rpm": (0, True, "a whole number of 0 or more (0: no limit)"),
+    "max_attempts": (1, True, "a whole number of 1 or more"),
+    "timeout": (0, False, "a number of seconds above 0"),
+    "max_cost": (0, True, "an amount in USD of 0 or more"),
+    "poll_interval": (0, False, "a number of seconds above 0"),
+    "task_timeout": (0, False, "a number of seconds above 0"),
+}
+WHOLE_NUMBER_OPTIONS = frozenset({"concurrency", "rpm", "max_attempts"})
+
+
+def range_problem(option: str, value: float | str) -> str:
+    """The one wording for a bad value of a numeric option (``option`` as in
+    :func:`build_options`), whether it is out of range or not a number at all, e.g.
+    ``--concurrency must be a whole number of 1 or more, got -1``."""
+    shown = repr(value) if isinstance(value, str) else f"{value:g}"
+    return f"--{option.replace('_', '-')} must be {_RANGES[option][2]}, got {shown}"
+
+
+def _check_range(option: str, value: float | None) -> None:
+    """UsageError (see :func:`range_problem`) when ``value`` is out of the option's range
+    or not finite."""
+    if value is None:
+        return
+    minimum, inclusive, _ = _RANGES[option]
+    if not (math.isfinite(value) and (value >= minimum if inclusive else value > minimum)):
+        raise UsageError(range_problem(option, value))
 
 
 def build_options(
@@ -173,20 +238,21 @@ def build_options(
 
 def _check_ranges(**values: float | None) -> None:
     """UsageError for the first option (named as on the command line) out of its range."""
-    minimums = {"concurrency": 1, "max_attempts": 1, "timeout": 0.001, "task_timeout": 0.001}
     for name, value in values.items():
-        _positive("--" + name.replace("_", "-"), value, minimum=minimums.get(name, 0))
+        _check_range(name, value)
 
 
 def _environment(
     environ: Mapping[str, str], *, base_url: str | None, offline: bool, require_key: bool
 ) -> tuple[str, str | None, float]:
     """The base URL, the API key and the retry scale, from the command line and the
-    environment. Raises UsageError for a bad URL or scale, MissingKeyError for no key."""
-    url = base_url or environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    environment. Raises UsageError for a bad URL or scale, MissingKeyError for no key and
+    ConfigurationError for a malformed one (see :func:`api_key_from`); offline, the key
+    is not read."""
+    url = base_url_from(environ, given=base_url)
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise UsageError(f"the base URL must be an http(s) URL, got {url!r}")
-    api_key = environ.get(KEY_VARIABLE) or None
+    api_key = None if offline else api_key_from(environ)
     if not offline and api_key is None and require_key:
         raise MissingKeyError(
             f"no API key: set {KEY_VARIABLE} (or use --offline to run against the simulator)"
