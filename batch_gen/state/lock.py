@@ -4,7 +4,11 @@ A run holds ``fcntl.flock`` on ``<output>/.batch_gen/lock`` (POSIX only). The ke
 it when the holder dies, even by SIGKILL, so a crashed run never leaves the folder locked.
 The lock belongs to the open file description: a process that forks while holding it shares
 it with the child. The file's content (pid, host, start time) is informational only, for the
-message another run shows; the flock is the lock.
+message another run shows and for ``status``; the flock is the lock.
+
+``status`` asks whether a run holds the folder (:func:`lock_holder`) by taking a shared lock
+for an instant. A run that starts in that instant would find the folder locked, so
+:func:`acquire_lock` tries again for a moment before it believes another run holds it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ from typing import Any
 
 from batch_gen.errors import OutputLockedError
 
+# How long a run keeps trying a lock that is held before giving up: far longer than a
+# status holds it, far shorter than a run does.
+RETRY_SECONDS = 0.5
+RETRY_STEP = 0.05
+
 
 def acquire_lock(path: Path, output_dir: Path) -> int:
     """Take the flock on ``path`` and write who holds it; return the locked descriptor.
@@ -34,14 +43,14 @@ def acquire_lock(path: Path, output_dir: Path) -> int:
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_holder(fd)
-        os.close(fd)
-        raise OutputLockedError(_locked_message(output_dir, holder)) from None
+        locked = _lock_within(fd, RETRY_SECONDS)
     except BaseException:
         os.close(fd)
         raise
+    if not locked:
+        holder = _read_holder(fd)
+        os.close(fd)
+        raise OutputLockedError(_locked_message(output_dir, holder))
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -62,6 +71,50 @@ def release_lock(fd: int) -> None:
         os.close(fd)
 
 
+def lock_holder(path: Path) -> dict[str, Any] | None:
+    """Who holds the lock at ``path`` now: what the holder recorded (``pid``, ``host``,
+    ``started_at``; ``{}`` if nothing readable), or None when no run holds it. Creates
+    nothing: a missing lock file means no run holds the folder. Holds a shared lock for an
+    instant (see the module's docstring)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        return holder
+    except BaseException:
+        os.close(fd)
+        raise
+    release_lock(fd)
+    return None
+
+
+def describe_holder(holder: Mapping[str, Any]) -> str:
+    """``pid 4242 on build-7, started 2026-05-01T10:00:00+0000``, from what is known."""
+    if "pid" not in holder:
+        return "pid unknown"
+    text = f"pid {holder['pid']}"
+    text += f" on {holder['host']}" if "host" in holder else ""
+    return text + (f", started {holder['started_at']}" if "started_at" in holder else "")
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """Take the exclusive flock on ``fd``, trying again for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(RETRY_STEP)
+
+
 def _read_holder(fd: int) -> dict[str, Any]:
     try:
         holder = json.loads(os.pread(fd, 4096, 0))
@@ -73,9 +126,7 @@ def _read_holder(fd: int) -> dict[str, Any]:
 def _locked_message(output_dir: Path, holder: Mapping[str, Any]) -> str:
     who = "another batch_gen run"
     if "pid" in holder:
-        who += f" (pid {holder['pid']}"
-        who += f" on {holder['host']}" if "host" in holder else ""
-        who += f", since {holder['started_at']})" if "started_at" in holder else ")"
+        who += f" ({describe_holder(holder)})"
     return (
         f"the output folder {output_dir} is in use by {who}. Two runs on one folder would "
         "corrupt each other's state and files: wait for that run to finish or stop it, "
