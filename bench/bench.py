@@ -501,7 +501,10 @@ def _status(manifest: Path, out: Path, jobs: int, *, state: str) -> ScaleOperati
         document = json.loads(stdout.read_text())
         matched = sum(1 for job in document["jobs"] if job["attempts"] == 1 and job["files"])
         counts = ", ".join(f"{count:,} {name}" for name, count in document["counts"].items())
-        ok = measurement.exit_code == 0 and document["total"] == jobs and matched == jobs
+        # status exits 1 when not every job is done: the fixture records images it never
+        # wrote, so its jobs are pending (files missing) whatever status reads.
+        answered = measurement.exit_code in (0, 1)
+        ok = answered and document["total"] == jobs and matched == jobs
         note = f"{matched:,} of {jobs:,} recorded keys matched; {counts}"
     except (OSError, ValueError, KeyError, TypeError):
         ok, note = False, failure_note(measurement)

@@ -42,6 +42,10 @@ class StatusReport:
         order = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PENDING, JobStatus.RUNNING)
         return {status.value: counter[status] for status in order}
 
+    def all_done(self) -> bool:
+        """Whether every job succeeded (and its files are in place): ``status``'s exit 0."""
+        return all(row.status is JobStatus.SUCCEEDED for row in self.rows)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "total": len(self.rows),
@@ -87,19 +91,39 @@ def read_status(manifest: Manifest, output_dir: Path) -> StatusReport:
     return status_of(((job.id, job.key) for job in manifest.jobs), output_dir)
 
 
-def format_status(report: StatusReport, *, output_dir: Path) -> str:
+# Unfinished jobs ``status`` lists unless asked for all: a screenful.
+LISTED = 20
+
+
+def format_status(
+    report: StatusReport,
+    *,
+    output_dir: Path,
+    in_progress: str | None = None,
+    limit: int | None = LISTED,
+) -> str:
+    """The text of ``status``: the counts; that a run is in progress (``in_progress``
+    describes it), if one is; then one aligned row per unfinished job, the first ``limit``
+    of them (None: all) and how many more there are."""
     counts = report.counts()
     lines = [
         f"{len(report.rows)} jobs in {output_dir}: "
         + ", ".join(f"{count} {name}" for name, count in counts.items())
     ]
-    for row in report.rows:
-        if row.status is JobStatus.SUCCEEDED:
-            continue
+    if in_progress is not None:
+        lines.append(f"a run is in progress ({in_progress}): these counts are changing")
+    unfinished = [row for row in report.rows if row.status is not JobStatus.SUCCEEDED]
+    shown = unfinished if limit is None else unfinished[:limit]
+    width = max((len(row.id) for row in shown), default=0)
+    tries = max((len(str(row.record.attempts)) for row in shown if row.record), default=1)
+    for row in shown:
         detail = row.note
         if row.status is JobStatus.FAILED and row.record is not None:
             kind = "retryable" if row.record.retryable else "permanent"
             detail = f"{kind}: {row.record.error}"
         attempts = row.record.attempts if row.record else 0
-        lines.append(f"  {row.status.value:9} {row.id}  attempts={attempts}  {detail}")
+        line = f"  {row.status.value:9} {row.id:{width}}  attempts={attempts:<{tries}}  {detail}"
+        lines.append(line.rstrip())
+    if len(unfinished) > len(shown):
+        lines.append(f"  ... and {len(unfinished) - len(shown)} more; --all to list them")
     return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""``batch_gen status MANIFEST``: where each job stands, whether a run is in progress, and
+an exit status a script can test ("is everything done?"). Reads only."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import msgspec
+
+from batch_gen.cli.exits import EXIT_FAILED, EXIT_OK
+from batch_gen.config import provider_identity
+from batch_gen.gcpause import gc_paused
+from batch_gen.manifest import default_output_dir, load_manifest, with_provider
+from batch_gen.planning.status import (
+    LISTED,
+    StatusReport,
+    format_status,
+    read_status,
+    status_of,
+)
+from batch_gen.state.jobindex import read_job_index
+from batch_gen.state.layout import LOCK_NAME, STATE_DIR_NAME
+from batch_gen.state.lock import describe_holder, lock_holder
+from batch_gen.state.runinfo import read_run_info
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """Print the status (text, or ``--json`` in the documented shape; nothing with
+    ``--quiet``); 0 when every job succeeded, else 1."""
+    # Everything status builds lives until it exits: the cyclic collector would only rescan
+    # it (a third of the time of a 100,000-job status, measured).
+    with gc_paused():
+        report, output_dir = _status_report(args.manifest, args.output)
+        holder = lock_holder(output_dir / STATE_DIR_NAME / LOCK_NAME)
+        in_progress = describe_holder(holder) if holder is not None else None
+        if args.json:
+            if in_progress is not None and not args.quiet:
+                print(f"batch_gen: a run is in progress ({in_progress})", file=sys.stderr)
+            _print_json(report)
+        elif not args.quiet:
+            limit = None if args.all else LISTED
+            print(
+                format_status(report, output_dir=output_dir, in_progress=in_progress, limit=limit)
+            )
+    return EXIT_OK if report.all_done() else EXIT_FAILED
+
+
+def _print_json(report: StatusReport) -> None:
+    # msgspec: 100,000 rows through the standard library's indenting encoder take 1.5 s.
+    document = msgspec.json.encode(report.to_json())
+    sys.stdout.buffer.write(msgspec.json.format(document, indent=2))
+    sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
+
+
+def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]:
+    """The status of the manifest at ``path``, keyed for the provider of the last run.
+
+    Reuses the ids and keys the last run recorded when the manifest is byte-for-byte the
+    same (see state/jobindex.py), so that a 100,000-job status needs no validation pass.
+    """
+    default_provider = provider_identity(offline=False, base_url=None, environ=os.environ)
+    known_dir = output or default_output_dir(path)
+    if known_dir is not None:
+        provider = read_run_info(known_dir).get("provider", default_provider)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = None  # load_manifest below reports it properly
+        if digest is not None and isinstance(provider, str):
+            pairs = read_job_index(known_dir, manifest_sha256=digest, provider=provider)
+            if pairs is not None:
+                return status_of(pairs, known_dir), known_dir
+    manifest = load_manifest(path, provider=default_provider)
+    output_dir = output or manifest.output.dir
+    last_provider = read_run_info(output_dir).get("provider")
+    if isinstance(last_provider, str) and last_provider != default_provider:
+        manifest = with_provider(manifest, last_provider)  # e.g. the last run was --offline
+    return read_status(manifest, output_dir), output_dir
