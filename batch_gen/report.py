@@ -68,23 +68,26 @@ class RunSummary:
 
 
 def format_summary(summary: RunSummary) -> str:
-    """The summary printed at the end of every run."""
-    rate = summary.images / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+    """The summary printed at the end of every run: a single line when the run had nothing
+    to do, else the counts, then what needs attention. Counts agree in number with their
+    words, and no bracket holds another."""
+    if _nothing_ran(summary):
+        return _nothing_to_do(summary)
     lines = [
         f"batch_gen: {len(summary.succeeded)} succeeded, {len(summary.failed)} failed, "
-        f"{sum(summary.skipped.values())} skipped, of {summary.total} jobs "
+        f"{sum(summary.skipped.values())} skipped, of {plural(summary.total, 'job')} "
         f"in {summary.wall_seconds:.1f}s",
-        f"  images saved: {summary.images} ({summary.bytes / 1e6:.1f} MB, {rate:.2f} images/s)"
-        f" in {summary.output_dir}",
+        _images_line(summary),
         f"  requests: {summary.requests}, retries: {summary.retries}",
-        f"  tokens: {summary.tokens.input} in, {summary.tokens.output} out, "
-        f"{summary.tokens.total} total",
     ]
+    tokens = summary.tokens
+    if tokens.total or tokens.input or tokens.output:
+        lines.append(f"  tokens: {tokens.input} in, {tokens.output} out, {tokens.total} total")
     cost = cost_line(summary)
     if cost:
         lines.append(cost)
-    for reason, count in sorted(summary.skipped.items(), key=lambda kv: kv[0].text):
-        lines.append(f"  skipped ({reason.text}): {count}")
+    if summary.skipped:
+        lines.append(f"  skipped: {_skip_reasons(summary)}")
     if summary.failed:
         lines.append("  failed:")
         for job_id, why in list(summary.failed.items())[:20]:
@@ -99,11 +102,52 @@ def format_summary(summary: RunSummary) -> str:
         lines.append(f"  aborted: {summary.aborted}")
     if summary.budget_stop:
         lines.append(f"  {summary.budget_stop}")
-    for note in summary.notes:
-        lines.append(f"  note: {note}")
+    lines.extend(f"  note: {note}" for note in summary.notes)
     if summary.stopped_early:
         lines.append("  stopped after the first failure (--fail-fast)")
     return "\n".join(lines)
+
+
+def _nothing_ran(summary: RunSummary) -> bool:
+    """The plan had no job to run: every job was skipped, and the run did not stop."""
+    return (
+        sum(summary.skipped.values()) == summary.total
+        and not (summary.succeeded or summary.failed or summary.requests)
+        and not (summary.aborted or summary.interrupted or summary.budget_stop)
+    )
+
+
+def _nothing_to_do(summary: RunSummary) -> str:
+    """The summary of a run that had nothing to do, e.g. ``nothing to do: all 12 jobs
+    already done in output/catalog``; the reasons when not every job is done."""
+    where = summary.output_dir
+    total, done = summary.total, summary.already_done
+    if total == 0:
+        line = "batch_gen: nothing to do: the manifest has no jobs"
+    elif done == total:
+        jobs = "the job is" if total == 1 else f"all {total} jobs"
+        line = f"batch_gen: nothing to do: {jobs} already done in {where}"
+    else:
+        line = f"batch_gen: nothing to do in {where}: of {plural(total, 'job')}, "
+        line += _skip_reasons(summary)
+    return "\n".join([line, *(f"  note: {note}" for note in summary.notes)])
+
+
+def _images_line(summary: RunSummary) -> str:
+    if not summary.images:
+        return "  images saved: none"
+    rate = summary.images / summary.wall_seconds if summary.wall_seconds > 0 else 0.0
+    return (
+        f"  images saved: {summary.images} ({summary.bytes / 1e6:.1f} MB,"
+        f" {rate:.2f} images/s) in {summary.output_dir}"
+    )
+
+
+def _skip_reasons(summary: RunSummary) -> str:
+    """``5 already done, 2 failed permanently (use --retry-failed)``, in the plan's order."""
+    return ", ".join(
+        f"{summary.skipped[reason]} {reason.text}" for reason in Reason if summary.skipped[reason]
+    )
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -214,7 +258,8 @@ def format_plan(plan: Plan, *, requests: int, output_dir: str) -> str:
     counts = plan.counts()
     running = sum(count for reason, count in counts.items() if reason.runs)
     lines = [
-        f"dry run: {len(plan.items)} jobs; {running} would run ({requests} requests), "
+        f"dry run: {plural(len(plan.items), 'job')}; {running} would run"
+        f" ({plural(requests, 'request')}), "
         f"{len(plan.items) - running} skipped; output in {output_dir}"
     ]
     for reason in Reason:

@@ -75,8 +75,8 @@ class RunPricing:
         if not self.budget.can_start(estimate.usd):
             return (
                 f"stopped before {job.id}: its estimated {format_usd(estimate.usd or 0)} "
-                f"would exceed --max-cost {format_usd(self.budget.limit_usd)} "
-                f"({self.budget.describe()})"
+                f"would exceed --max-cost {format_usd(self.budget.limit_usd)}; "
+                f"{self.budget.describe()}"
             )
         self.budget.start(estimate.usd)
         self._jobs[job.id] = _JobCost(estimate_usd=estimate.usd, committed=True)

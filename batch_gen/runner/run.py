@@ -257,7 +257,7 @@ class _Run:
         if self.summary.budget_stop is None:
             self.summary.budget_stop = (
                 f"stopped while retrying {job.id}: what was charged, possibly billed"
-                f" requests included, reached --max-cost ({self.pricing.describe_budget()})"
+                f" requests included, reached --max-cost; {self.pricing.describe_budget()}"
             )
         self.stopping.stop()
         return False
@@ -313,16 +313,17 @@ class _Run:
     def _announce_interrupt(self, interrupts: int) -> None:
         """Say at once what the interrupt does, and what it may cost."""
         in_flight = self.admission.slots.in_use
+        them, they = ("it", "it") if in_flight == 1 else ("them", "they")
         if interrupts == 1:
             _say(
                 f"stopping: {plural(in_flight, 'request')} in flight; waiting up to"
-                f" {self.options.grace:g}s for them to finish. Press Ctrl-C again to abandon"
-                " them (they may still be billed)"
+                f" {self.options.grace:g}s for {them} to finish. Press Ctrl-C again to"
+                f" abandon {them}: {they} may still be billed"
             )
         else:
             _say(
-                f"abandoning {plural(in_flight, 'request')} in flight (they may still be"
-                " billed; the state keeps them for the next run)"
+                f"abandoning {plural(in_flight, 'request')} in flight: {they} may still be"
+                f" billed, and the state keeps {them} for the next run"
             )
 
     def _cancel_workers(self) -> None:
