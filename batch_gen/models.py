@@ -127,7 +127,10 @@ class JobRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str
     key: str
     status: JobStatus
-    attempts: int = 0  # requests sent for this key, over all runs
+    # The most tries any one request of the job needed, over all runs with this key (1:
+    # every request succeeded at its first try); ``tries``: the failed tries so far of the
+    # request being made now. Records written before ``tries`` counted every request sent.
+    attempts: int = 0
     images: tuple[ImageRecord, ...] = ()
     error: str | None = None
     retryable: bool | None = None
@@ -141,6 +144,7 @@ class JobRecord(msgspec.Struct, frozen=True, omit_defaults=True):
     # out, so that a run killed meanwhile leaves the next one a record of what it may have
     # been charged for.
     in_flight: int = 0
+    tries: int = 0
 
     @property
     def files(self) -> tuple[str, ...]:

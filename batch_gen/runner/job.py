@@ -10,7 +10,6 @@ counts of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -30,10 +29,8 @@ from ..errors import (
     RateLimitError,
     TaskTimeoutError,
 )
-from ..files.atomic import recover_image
-from ..files.naming import resolve_inside
 from ..files.sidecar import Owner
-from ..models import ImageRecord, Job, JobRecord
+from ..models import Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
 from ..providers.answers import redact
 from ..providers.base import (
@@ -62,7 +59,16 @@ from .events import (
 )
 from .gate import Admission, Stopped, Stopping
 from .retrying import Attempts
-from .staging import Provenance, place, sidecar, stage, stage_inline
+from .staging import (
+    Provenance,
+    image_roles,
+    kept_images,
+    place,
+    remove_superseded,
+    sidecar,
+    stage,
+    stage_inline,
+)
 from .staging import Staged as StagedImage
 from .tasks import perform
 
@@ -108,25 +114,6 @@ class RunContext:
         return await loop.run_in_executor(self.files, functools.partial(function, *args))
 
 
-def start_record(root: Path, item: PlannedJob, *, now: float) -> JobRecord:
-    """The job's running record, keeping the images of the same key still on disk (checked
-    against their sha256; a forced job keeps none) from image 1 up to the first one that
-    is not: the images made next are numbered after those kept, so keeping any past a gap
-    would have a new image overwrite it."""
-    base = item.record if item.reason is not Reason.FORCED else None
-    kept: list[ImageRecord] = []
-    for image in sorted(base.images if base else (), key=lambda image: image.number):
-        if image.number != len(kept) + 1 or image.number > item.job.n:
-            break
-        try:
-            if not recover_image(root, image, verify=True):
-                break
-        except OSError:
-            break
-        kept.append(image)
-    return transitions.started(item.job, base, kept=kept, now=now)
-
-
 class JobRun:
     """One job while it runs; also the request loop's :class:`~.tasks.Channel`."""
 
@@ -134,7 +121,9 @@ class JobRun:
         self.run = run
         self.job: Job = item.job
         self.previous = previous  # the recorded state before this run touched the job
-        self.record = start_record(run.root, item, now=time.time())
+        base = item.record if item.reason is not Reason.FORCED else None  # forced: keep none
+        kept = kept_images(run.root, base, n=self.job.n)
+        self.record = transitions.started(self.job, base, kept=kept, now=time.time())
         # Paid requests an earlier run left in flight (killed, or abandoned at a stop).
         self.abandoned_earlier = item.record.in_flight if item.record is not None else 0
         self.provider = run.providers(self.job.api)
@@ -313,7 +302,12 @@ class JobRun:
         """Place the files and the sidecar, then record success (beside the workers)."""
         finished = datetime.now(UTC)
         document = sidecar(
-            self.job, self.record, self.provenance, finished=finished, owner=self.run.owner
+            self.job,
+            self.record,
+            self.provenance,
+            finished=finished,
+            owner=self.run.owner,
+            roles=image_roles(self.provider.requests_for(self.job, self.job.n)),
         )
         unplaced, self.unplaced = self.unplaced, []
         try:
@@ -323,7 +317,7 @@ class JobRun:
             return
         self._record(transitions.succeeded(self.record, now=time.time()))
         self.run.events.emit(Finished(self.job, self.record))
-        self._remove_superseded()
+        remove_superseded(self.run.root, self.previous, self.record)
 
     async def _fail(self, error: ProviderError) -> None:
         """Record the job as failed, keeping (and placing) the images it did get."""
@@ -331,18 +325,6 @@ class JobRun:
         await self.run.in_thread(place, unplaced, self.run.root, self.job.id, None)
         self._record(transitions.failed(self.record, error, now=time.time()))
         self.run.events.emit(Finished(self.job, self.record, error))
-
-    def _remove_superseded(self) -> None:
-        """Delete files of an earlier version of the job that the new one did not overwrite
-        (e.g. ``x.png`` after the format changed to jpeg), so the folder matches the manifest."""
-        previous = self.previous
-        if previous is None or previous.key == self.record.key:
-            return
-        current = set(self.record.files)
-        for name in previous.files:
-            if name not in current:
-                with contextlib.suppress(OSError, ValueError):
-                    resolve_inside(self.run.root, name).unlink()
 
     # --- the request loop's channel ----------------------------------------------------------
 

@@ -120,7 +120,7 @@ class _Run:
         transport: Callable[[Call], Awaitable[Answer]] | None,
     ) -> None:
         started = time.monotonic()
-        plan = self._plan()
+        plan = self._plan(providers)
         for item in plan.skipped:
             self.events.emit(Skipped(item, self.store.get(item.job.id)))
         if plan.to_run:  # the whole manifest: what is already done, and what runs now
@@ -161,7 +161,7 @@ class _Run:
             self.summary.interrupted = self.stopping.interrupts > 0
             self.summary.aborted = self.stopping.aborted
 
-    def _plan(self) -> Plan:
+    def _plan(self, providers: Callable[[str], Provider]) -> Plan:
         """Plan the run (see planning/resume.py). Raises ForeignImagesError, before anything
         is written, when it would replace images another provider or manifest made."""
         options, root = self.options, self.options.output_dir
@@ -172,7 +172,7 @@ class _Run:
         for adopted in found.disk.adopted:  # the files are the record: index them again
             self.store.put(adopted)
         unlisted = [(item.job, item.record) for item in found.unlisted() if item.record]
-        restore_sidecars(root, unlisted, owner=found.owner)
+        restore_sidecars(root, unlisted, owner=found.owner, providers=providers)
         # Finish any image that was saved and recorded just before a crash, then sweep the
         # temp files nobody recorded (order matters: see files/atomic.py). Only a job that
         # was running can have one: success is recorded after every rename.

@@ -1,5 +1,7 @@
 """Images from answer to file: checked, named, hashed and written to a temp file (staged),
-recorded, then renamed into place with the job's sidecar beside them.
+recorded, then renamed into place with the job's sidecar beside them (which says what
+each image is). Also the files of a job's earlier runs: those still good are kept, those
+of an earlier version removed.
 
 The order is the crash-safety protocol of :mod:`batch_gen.files.atomic`: temp file, record with
 the sha256, rename. A crash between any two steps is recovered on resume without asking
@@ -10,19 +12,20 @@ writing a megabyte per image would stall every other request on the event loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadResponseError
-from ..files.atomic import commit_partial, sha256_hex, write_partial
+from ..files.atomic import commit_partial, recover_image, sha256_hex, write_partial
 from ..files.formats import extension_for, image_size, sniff_format
 from ..files.naming import render_filename, resolve_inside
 from ..files.sidecar import Owner, write_metadata
 from ..models import ImageRecord, Job, JobRecord
-from ..providers.base import Generation, ReturnedImage, inline_bytes
+from ..providers import midjourney
+from ..providers.base import ApiRequest, Generation, Provider, ReturnedImage, inline_bytes
 from ..usage import add_usage
 
 
@@ -100,6 +103,37 @@ def place(
         write_metadata(root, job_id, sidecar)
 
 
+def kept_images(root: Path, base: JobRecord | None, *, n: int) -> list[ImageRecord]:
+    """The images of ``base`` (the job's record of the same key) still on disk, checked
+    against their sha256, from image 1 up to the first one that is not: the images made
+    next are numbered after those kept, so keeping any past a gap would have a new image
+    overwrite it. Blocking (a few files, at a job's start)."""
+    kept: list[ImageRecord] = []
+    for image in sorted(base.images if base else (), key=lambda image: image.number):
+        if image.number != len(kept) + 1 or image.number > n:
+            break
+        try:
+            if not recover_image(root, image, verify=True):
+                break
+        except OSError:
+            break
+        kept.append(image)
+    return kept
+
+
+def remove_superseded(root: Path, previous: JobRecord | None, record: JobRecord) -> None:
+    """Delete files of an earlier version of the job (``previous``, another key) that the
+    new one did not overwrite (e.g. ``x.png`` after the format changed to jpeg), so the
+    folder matches the manifest."""
+    if previous is None or previous.key == record.key:
+        return
+    current = set(record.files)
+    for name in previous.files:
+        if name not in current:
+            with contextlib.suppress(OSError, ValueError):
+                resolve_inside(root, name).unlink()
+
+
 @dataclass(slots=True)
 class Provenance:
     """What the API said while making a job's images, for its sidecar: every usage field
@@ -118,6 +152,23 @@ class Provenance:
         self.responses.append(dict(generation.extra))
 
 
+def image_roles(requests: Sequence[ApiRequest]) -> dict[int, str]:
+    """What each image a job's ``requests`` make is, by image number, where its step says
+    more than "an image": Midjourney's grid (``grid``) and each upscale of it (``upscale
+    U2``). ``requests`` are all the job's requests, in image order."""
+    roles: dict[int, str] = {}
+    number = 1
+    for request in requests:
+        index = midjourney.upscale_index(request.step)
+        role = "grid" if request.step == midjourney.IMAGINE else None
+        role = f"upscale U{index}" if index is not None else role
+        for _ in range(request.images):
+            if role is not None:
+                roles[number] = role
+            number += 1
+    return roles
+
+
 def sidecar(
     job: Job,
     record: JobRecord,
@@ -125,9 +176,11 @@ def sidecar(
     *,
     finished: datetime,
     owner: Owner,
+    roles: Mapping[int, str],
 ) -> dict[str, Any]:
     """The per-job metadata document written beside the images. ``owner`` says who made
-    them, so that no later run replaces them unawares (see :mod:`batch_gen.planning.ownership`).
+    them, so that no later run replaces them unawares (see :mod:`batch_gen.planning.ownership`);
+    ``roles`` what each image is, where it is more than an image (:func:`image_roles`).
     Without ``provenance`` (a metadata file written again from the state) the provider's
     answers and the start time are not known."""
     revised = [image.revised_prompt for image in record.images if image.revised_prompt]
@@ -155,6 +208,7 @@ def sidecar(
         "images": [
             {
                 "index": image.number,
+                **({"role": roles[image.number]} if image.number in roles else {}),
                 "file": image.file,
                 "format": image.format,
                 "width": image.width,
@@ -168,11 +222,20 @@ def sidecar(
     }
 
 
-def restore_sidecars(root: Path, items: Sequence[tuple[Job, JobRecord]], *, owner: Owner) -> None:
+def restore_sidecars(
+    root: Path,
+    items: Sequence[tuple[Job, JobRecord]],
+    *,
+    owner: Owner,
+    providers: Callable[[str], Provider],
+) -> None:
     """Write again the metadata files of done jobs that lost theirs, from the state (the
-    images were made by ``owner``: their key, which names the provider, is the job's).
-    Blocking; a file that cannot be written is left for the next run."""
+    images were made by ``owner``: their key, which names the provider, is the job's; the
+    job's API, from ``providers``, says what each image is). Blocking; a file that cannot
+    be written is left for the next run."""
     for job, record in items:
         finished = datetime.fromtimestamp(record.updated_at, UTC)
         with contextlib.suppress(OSError, ValueError):
-            write_metadata(root, job.id, sidecar(job, record, None, finished=finished, owner=owner))
+            roles = image_roles(providers(job.api).requests_for(job, job.n))
+            document = sidecar(job, record, None, finished=finished, owner=owner, roles=roles)
+            write_metadata(root, job.id, document)

@@ -1,9 +1,11 @@
 """How a job's record changes, as pure functions of the record (table-tested).
 
 The record is what the state store keeps of a job (:class:`~batch_gen.models.JobRecord`):
-``pending`` → ``running`` → ``succeeded`` | ``failed``, with the attempts made, the images
-saved, the task ids paid for and the token totals. The runner applies these and emits a
-``Recorded`` event; the state store, listening, makes each change durable.
+``pending`` → ``running`` → ``succeeded`` | ``failed``, with its attempts (the most tries
+any one request needed: a job of three requests that each succeeded at once took one
+attempt, not three), the images saved, the task ids paid for and the token totals. The
+runner applies these and emits a ``Recorded`` event; the state store, listening, makes
+each change durable.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def started(
         key=job.key,
         status=JobStatus.RUNNING,
         attempts=base.attempts if base else 0,
+        tries=base.tries if base else 0,
         images=tuple(sorted(kept, key=lambda image: image.number)),
         ambiguous_retries=(base.ambiguous_retries if base else 0) + abandoned,
         usage=base.usage if base else None,
@@ -47,10 +50,12 @@ def sending(record: JobRecord, *, now: float) -> JobRecord:
 def attempt_failed(
     record: JobRecord, error: ProviderError, *, retrying: bool, now: float
 ) -> JobRecord:
-    """One more attempt, which failed with ``error``; a retry after a possibly billed loss
-    is counted as such."""
+    """One more try of the current request, which failed with ``error``; a retry after a
+    possibly billed loss is counted as such."""
+    tries = record.tries + 1
     return record.replace(
-        attempts=record.attempts + 1,
+        attempts=max(record.attempts, tries),
+        tries=tries,
         error=error.describe(),
         ambiguous_retries=record.ambiguous_retries + (1 if retrying and error.ambiguous else 0),
         in_flight=0,
@@ -59,13 +64,15 @@ def attempt_failed(
 
 
 def answered(record: JobRecord, usage: Mapping[str, Any] | None, *, now: float) -> JobRecord:
-    """One more attempt, answered with images; its token totals added.
+    """One more try of the current request, answered with images (the next request starts
+    from its first try); its token totals added.
 
     The state keeps only token totals: nested usage details would double the size of every
     journal line, and the time to load a large state with them.
     """
     return record.replace(
-        attempts=record.attempts + 1,
+        attempts=max(record.attempts, record.tries + 1),
+        tries=0,
         usage=add_usage(record.usage, token_totals(usage)),
         in_flight=0,
         updated_at=now,

@@ -4,6 +4,7 @@ tasks recorded before their first poll, one rule for every task ending, deadline
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,17 @@ async def test_a_retryable_failure_is_retried_and_counted_once(tmp_path: Path) -
     record = read_state(tmp_path / "out")["j0"]
     assert (record.status, record.attempts, record.ambiguous_retries) == (JobStatus.SUCCEEDED, 2, 0)
     assert (tmp_path / "out" / "j0.png").read_bytes() == PNG
+
+
+async def test_attempts_count_the_most_tries_a_request_needed_not_the_requests(
+    tmp_path: Path,
+) -> None:
+    """Three requests, the second tried twice: 2 attempts, in the state and the sidecar."""
+    api = FakeApi().enqueue(image(), ServerError("busy", status=503), image(), image())
+    summary = await _run(_manifest(tmp_path, n=3), api)
+    assert (summary.requests, summary.retries) == (4, 1)
+    assert read_state(tmp_path / "out")["j0"].attempts == 2
+    assert json.loads((tmp_path / "out" / "j0.json").read_text())["attempts"] == 2
 
 
 async def test_a_lost_answer_is_a_possibly_billed_retry(tmp_path: Path) -> None:

@@ -130,6 +130,36 @@ async def test_midjourney_grid_and_upscales_and_a_flux_image_are_saved(
     assert set(_recorded_tasks(out)["lighthouse"]) == {"imagine", "upscale:1", "upscale:3"}
     metadata = json.loads((out / "lighthouse.json").read_text())
     assert [image["index"] for image in metadata["images"]] == [1, 2, 3]
+    # Which file is the grid and which each upscale; three requests, each at its first try.
+    roles = {image["file"]: image["role"] for image in metadata["images"]}
+    assert roles == {
+        "lighthouse-1.png": "grid",
+        "lighthouse-2.png": "upscale U1",
+        "lighthouse-3.png": "upscale U3",
+    }
+    assert metadata["attempts"] == 1
+    assert "role" not in json.loads((out / "fox.json").read_text())["images"][0]
+
+
+async def test_a_sidecar_written_again_from_the_state_keeps_the_roles(
+    tmp_path: Path, simulator: SimFactory
+) -> None:
+    manifest = _manifest(tmp_path)
+    async with simulator(mj_task_seconds=0.1, flux_task_seconds=0.1) as sim:
+        env = cli_env(sim.base_url)
+        first = await run_cli(["run", str(manifest), *FAST_POLLS], cwd=tmp_path, env=env)
+        assert first.code == 0, first.text
+        sidecar = tmp_path / "out" / "lighthouse.json"
+        sidecar.unlink()
+        again = await run_cli(["run", str(manifest), *FAST_POLLS], cwd=tmp_path, env=env)
+        assert again.code == 0, again.text
+        _assert_paid_once_per_step(sim)
+    metadata = json.loads(sidecar.read_text())
+    assert [image.get("role") for image in metadata["images"]] == [
+        "grid",
+        "upscale U1",
+        "upscale U3",
+    ]
 
 
 async def test_sigkill_while_polling_resumes_the_same_tasks(

@@ -56,17 +56,50 @@ def test_a_failed_attempt_counts_once(
     error: ProviderError, retrying: bool, ambiguous_retries: int
 ) -> None:
     record = transitions.attempt_failed(RUNNING, error, retrying=retrying, now=2.0)
-    assert record.attempts == 3
+    assert (record.tries, record.attempts) == (1, 2)  # its first failure: 2 stays the most
     assert record.error == error.describe()
     assert record.ambiguous_retries == ambiguous_retries
     assert record.updated_at == 2.0
 
 
-def test_an_answer_adds_an_attempt_and_its_token_totals() -> None:
+def test_an_answer_adds_its_token_totals() -> None:
     once = transitions.answered(RUNNING, {"input_tokens": 3, "output_tokens": 4}, now=2.0)
     twice = transitions.answered(once, {"prompt_tokens": 1, "completion_tokens": 1}, now=3.0)
-    assert twice.attempts == 4
     assert twice.usage == {"input_tokens": 4, "output_tokens": 5, "total_tokens": 9}
+
+
+def _tries(steps: str, record: JobRecord | None = None) -> JobRecord:
+    """The record after ``steps``: ``x`` a failed try, ``o`` an answered one."""
+    record = record or transitions.started(JOB, None, kept=[], now=1.0)
+    for step in steps:
+        if step == "x":
+            record = transitions.attempt_failed(record, ServerError("busy"), retrying=True, now=2.0)
+        else:
+            record = transitions.answered(record, None, now=2.0)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("steps", "attempts"),
+    [
+        ("o", 1),
+        ("ooo", 1),  # three requests (a grid and two upscales), each at its first try
+        ("xo", 2),
+        ("oxxoo", 3),  # the second request needed three tries
+        ("xoxo", 2),  # two requests needed two tries each
+        ("xxx", 3),  # a request that never succeeded, tried three times
+    ],
+)
+def test_attempts_are_the_most_tries_any_request_needed(steps: str, attempts: int) -> None:
+    assert _tries(steps).attempts == attempts
+
+
+def test_tries_of_a_request_carry_over_to_the_next_run() -> None:
+    """Failed three times in one run, answered at the first try of the next: four tries."""
+    first = transitions.failed(_tries("xxx"), ServerError("busy"), now=3.0)
+    resumed = transitions.started(JOB, first, kept=[], now=4.0)
+    assert (resumed.attempts, resumed.tries) == (3, 3)
+    assert _tries("o", resumed).attempts == 4
 
 
 def test_tasks_are_recorded_and_forgotten_by_step() -> None:
