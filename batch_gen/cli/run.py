@@ -164,9 +164,10 @@ def _run(manifest: Manifest, options: RunOptions, *, progress: bool, quiet: bool
             raise
         raise translated from error
     status = summary.exit_status()
-    _print_outcome(summary, status, output_dir=options.output_dir, quiet=quiet)
+    # The report first: after a hangup (SIGHUP) the terminal is gone and printing fails.
     if options.report_path is not None:
         _write_report(options.report_path, summary, status=status)
+    _print_outcome(summary, status, output_dir=options.output_dir, quiet=quiet)
     return status
 
 
@@ -183,7 +184,8 @@ def _stderr_silenced(quiet: bool) -> Iterator[None]:
 
 def _print_outcome(summary: RunSummary, status: int, *, output_dir: Path, quiet: bool) -> None:
     """The summary (stdout), or with ``quiet`` its first line (stderr) when the run did not
-    end with exit status 0. A reader that went away (``| head``) changes nothing."""
+    end with exit status 0. A reader that went away (``| head``, a closed terminal)
+    changes nothing: the exit status stays the run's."""
     from batch_gen.report import format_summary
 
     text = format_summary(summary)
@@ -199,6 +201,8 @@ def _print_outcome(summary: RunSummary, status: int, *, output_dir: Path, quiet:
                 print(f"batch_gen: aborted: {summary.aborted}", file=sys.stderr)
     except BrokenPipeError:
         silence_stdout()
+    except OSError:
+        pass  # the terminal went away (EIO after a hangup): the state and report are saved
 
 
 def _write_report(path: Path, summary: RunSummary, *, status: int) -> None:
