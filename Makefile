@@ -11,7 +11,7 @@ PIP_LOG := $(VENV)/pip-install.log
 MANIFEST ?= jobs/catalog.yaml
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install demo test lint fmt bench check clean
+.PHONY: install demo test lint fmt bench check clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,19 @@ demo: $(RUNTIME_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The gallery's browser tests open the page in headless Chromium: Debian's chromium
+# package, installed here when missing (as root, else through sudo). `make test` does not
+# install system packages by itself; without Chromium those tests fail and say how to get
+# it (BATCH_GEN_SKIP_BROWSER_TESTS=1 skips them on purpose). .ci/run calls this first.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	    echo "installing Debian's chromium for the gallery's browser tests..."; \
+	    $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+	        --no-install-recommends chromium >/dev/null; }
+	@chromium --version 2>/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff check batch_gen tests
