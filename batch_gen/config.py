@@ -21,6 +21,7 @@ from .models import (
     Manifest,
 )
 from .retry import RetryPolicy
+from .shards import Shard
 
 KEY_VARIABLE = "COMETAPI_KEY"
 BASE_URL_VARIABLE = "COMETAPI_BASE_URL"
@@ -55,6 +56,7 @@ class RunOptions:
     check_models: bool = True  # refuse models the catalog does not know (--no-catalog)
     verify: bool = False  # check every done image's sha256, not only its size (--verify)
     replace_foreign: bool = False  # may replace images another provider or manifest made
+    shard: Shard | None = None  # --shard K/N: this run's state file and lock are its own
 
     @property
     def provider(self) -> str:
@@ -191,6 +193,7 @@ def build_options(
     task_timeout: float | None = None,
     verify: bool = False,
     replace_foreign: bool = False,
+    shard: Shard | None = None,
 ) -> RunOptions:
     """Merge command line (keyword arguments) over the manifest's ``run:`` over defaults.
 
@@ -233,6 +236,7 @@ def build_options(
         task_timeout=1800.0 if task_timeout is None else task_timeout,
         verify=verify,
         replace_foreign=replace_foreign,
+        shard=shard,
     )
 
 

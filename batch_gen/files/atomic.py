@@ -139,8 +139,10 @@ def _file_matches(path: str | Path, record: ImageRecord, *, verify: bool) -> boo
         return False
 
 
-def remove_stale_partials(root: Path) -> int:
-    """Delete leftover temp files under ``root``; return how many.
+def remove_stale_partials(root: Path, *, before: float | None = None) -> int:
+    """Delete leftover temp files under ``root`` (only those last written before the
+    time ``before``, when given: a run started since may be writing the others); return
+    how many.
 
     Only names of the two forms this module writes (``.<name>.<12 hex digits>.part``) are
     deleted. The sweep stays within what a run of ``root`` can have written: it does not
@@ -176,9 +178,18 @@ def remove_stale_partials(root: Path) -> int:
                 if _same_device(entry, device):
                     pending.append(Path(entry.path))
             elif is_partial_name(entry.name) and entry.is_file(follow_symlinks=False):
+                if before is not None and _written_since(entry, before):
+                    continue
                 _remove_quietly(Path(entry.path))
                 removed += 1
     return removed
+
+
+def _written_since(entry: os.DirEntry[str], moment: float) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime >= moment
+    except OSError:
+        return True  # gone already, or not ours to look at: leave it
 
 
 def _same_device(entry: os.DirEntry[str], device: int) -> bool:

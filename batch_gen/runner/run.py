@@ -78,7 +78,7 @@ async def run_batch(
     HTTP to ``endpoint``).
     """
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    with StateStore.open(options.output_dir) as store:
+    with StateStore.open(options.output_dir, shard=options.shard) as store:
         run = _Run(manifest, options, store, progress or NullProgress())
         with signals(run.stopping, enabled=handle_signals):
             await run.execute(endpoint, providers=providers, transport=transport)
@@ -182,7 +182,8 @@ class _Run:
             for image in record.images:
                 with contextlib.suppress(OSError):
                     recover_image(root, image)
-        remove_stale_partials(root)
+        if self.store.alone:  # else another shard's run may have temp files in flight
+            remove_stale_partials(root, before=self.store.opened_at)
         self._record_run()
         _say(found.plan.describe(root))
         return found.plan

@@ -9,7 +9,6 @@ manifest is read and validated as usual: the cache can make status faster, never
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import msgspec
 from batch_gen import __version__
 from batch_gen.keys import KEY_FORMAT_VERSION
 from batch_gen.models import Job
-from batch_gen.state.layout import INDEX_NAME, STATE_DIR_NAME
+from batch_gen.state.layout import INDEX_NAME, STATE_DIR_NAME, replace_with
 
 
 def _identity(manifest_sha256: str, provider: str) -> dict[str, object]:
@@ -37,8 +36,12 @@ def write_job_index(
 
     Not for a manifest with input files: their contents are part of the keys and may
     change while the manifest stays the same, so such a manifest is always re-read (and
-    any index left by an earlier version of it is removed).
+    any index left by an earlier version of it is removed). Nor for jobs that are not a
+    manifest file's whole contents (one shard's: ``manifest_sha256`` is empty): nothing is
+    written, and the index of the whole file stays.
     """
+    if not manifest_sha256:
+        return
     path = output_dir / STATE_DIR_NAME / INDEX_NAME
     if any(job.inputs for job in jobs):
         path.unlink(missing_ok=True)
@@ -47,9 +50,7 @@ def write_job_index(
         **_identity(manifest_sha256, provider),
         "jobs": [[job.id, job.key] for job in jobs],
     }
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(msgspec.json.encode(document))
-    os.replace(temp, path)
+    replace_with(path, msgspec.json.encode(document))
 
 
 def read_job_index(

@@ -1,11 +1,17 @@
 """The resumable state store: what every job of an output folder has done so far.
 
-The store is a journal of JSON lines at ``<output>/.batch_gen/state.jsonl``. Each line is a
-full snapshot of one :class:`~batch_gen.models.JobRecord` plus a format field ``"v": 1``;
-the last line for a job id wins. Recording a change therefore appends one line, whatever
-the number of jobs. When it is opened or closed and has grown to more than twice its live
-size, the journal is compacted: rewritten with one line per job, then swapped in with
-``os.replace``.
+The store is a journal of JSON lines at ``<output>/.batch_gen/state.jsonl`` (a run of
+``--shard K/N``: ``state-KofN.jsonl``, see :mod:`.layout`). Each line is a full snapshot of
+one :class:`~batch_gen.models.JobRecord` plus a format field ``"v": 1``; the last line for
+a job id wins. Recording a change therefore appends one line, whatever the number of jobs.
+When it is opened or closed and has grown to more than twice its live size, the journal is
+compacted: rewritten with one line per job, then swapped in with ``os.replace``.
+
+Shards: every reader merges all the journals of the folder (:func:`read_state`): for a job
+that several hold, the record updated last wins. A store opened for a shard first takes
+into its own journal the records of its jobs that another journal holds newer (the shard
+count changed, or an unsharded run came before), so changing N loses nothing: not a
+failure, not a task id, not a possibly billed request.
 
 Crash safety: each line is appended with one ``os.write`` on an ``O_APPEND`` descriptor, so
 a killed process leaves at most one torn last line. Loading ignores it (and any line that
@@ -14,15 +20,16 @@ back to its last complete line so the next record starts on a fresh line. Nothin
 fsynced per update: a killed process loses nothing the kernel has accepted; ``close()``
 fsyncs once for power cuts.
 
-Exclusivity: an open store holds the output folder's lock (:mod:`batch_gen.state.lock`),
-so no other run writes the journal while it is open.
+Exclusivity: an open store holds its shard's lock of the output folder, and no run that
+may make the same jobs runs beside it (:mod:`batch_gen.state.folder`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -32,8 +39,10 @@ import msgspec
 
 from batch_gen.gcpause import gc_paused
 from batch_gen.models import JobRecord
-from batch_gen.state.layout import JOURNAL_NAME, LOCK_NAME, STATE_DIR_NAME
-from batch_gen.state.lock import acquire_lock, release_lock
+from batch_gen.shards import Shard
+from batch_gen.state.folder import hold_folder, state_files
+from batch_gen.state.layout import STATE_DIR_NAME, journal_name
+from batch_gen.state.lock import release_lock
 
 FORMAT_VERSION = 1
 
@@ -161,12 +170,56 @@ def _read_journal(path: Path) -> _Journal:
 
 
 def read_state(output_dir: Path) -> dict[str, JobRecord]:
-    """Return the recorded state of ``output_dir`` by job id, without taking the lock.
+    """Return the recorded state of ``output_dir`` by job id, every shard's journal merged
+    (see :func:`merge_records`), without taking any lock.
 
-    Safe while a run holds the folder: a line it is writing is ignored until complete.
-    Returns ``{}`` when the folder has no state store.
+    Safe while runs hold the folder: a line one is writing is ignored until complete.
+    Returns ``{}`` when the folder has no state store. Every reader of a folder's state
+    (``status``, ``--dry-run``, the gallery) reads it here.
     """
-    return _read_journal(output_dir / STATE_DIR_NAME / JOURNAL_NAME).records
+    states = [records for _, records in read_shard_states(output_dir)]
+    if len(states) == 1:
+        return states[0]
+    return merge_records(states)
+
+
+def read_shard_states(output_dir: Path) -> list[tuple[Shard | None, dict[str, JobRecord]]]:
+    """Each journal of ``output_dir`` on its own, with its shard (None: unsharded runs'),
+    unsharded first, then by N and K; without taking any lock."""
+    return [(shard, _read_journal(path).records) for shard, path in state_files(output_dir)]
+
+
+def merge_records(states: Iterable[Mapping[str, JobRecord]]) -> dict[str, JobRecord]:
+    """Several journals' records as one: for a job that more than one holds, the record
+    updated last (``updated_at``) wins; on a tie, the earlier journal's. Pure."""
+    merged: dict[str, JobRecord] = {}
+    for records in states:
+        if not merged:
+            merged.update(records)
+            continue
+        for job_id, record in records.items():
+            known = merged.get(job_id)
+            if known is None or record.updated_at > known.updated_at:
+                merged[job_id] = record
+    return merged
+
+
+def _newer_elsewhere(
+    output_dir: Path, shard: Shard | None, own: Path, records: Mapping[str, JobRecord]
+) -> list[JobRecord]:
+    """The records of ``shard``'s jobs (None: every job) that another journal of the
+    folder holds updated later than ``records`` (the store's own) do."""
+    found: dict[str, JobRecord] = {}
+    for _, path in state_files(output_dir):
+        if path == own:
+            continue
+        for job_id, record in _read_journal(path).records.items():
+            best = found.get(job_id) or records.get(job_id)
+            if best is not None and record.updated_at <= best.updated_at:
+                continue
+            if shard is None or shard.holds(job_id):
+                found[job_id] = record
+    return list(found.values())
 
 
 # --- the store --------------------------------------------------------------------------
@@ -180,42 +233,65 @@ class StateStore:
     """
 
     def __init__(
-        self, *, directory: Path, lock_fd: int, journal_fd: int, journal: _Journal
+        self,
+        *,
+        path: Path,
+        lock_fd: int,
+        journal_fd: int,
+        journal: _Journal,
+        alone: bool = True,
     ) -> None:
-        self._directory = directory
+        self._path = path
         self._lock_fd: int | None = lock_fd
         self._journal_fd: int | None = journal_fd
         self._records = journal.records
         self._lines = journal.lines
+        self.opened_at = time.time()
+        # Whether no other run held the folder (another shard's) when this one opened:
+        # only then is every temp file older than this store nobody's in flight.
+        self.alone = alone
 
     @classmethod
-    def open(cls, output_dir: Path) -> StateStore:
-        """Lock ``output_dir``'s state, load it, and compact the journal if it is bloated.
+    def open(cls, output_dir: Path, *, shard: Shard | None = None) -> StateStore:
+        """Lock ``output_dir``'s state for ``shard``'s runs (None: unsharded runs), load
+        its journal, take over what other journals hold newer of its jobs, and compact
+        the journal if it is bloated.
 
         Creates ``<output_dir>/.batch_gen`` if needed.
 
         Raises:
-            OutputLockedError: another open store (in any process) holds the folder.
+            OutputLockedError: another open store (in any process) holds the same shard, or
+                a run that may make the same jobs holds the folder (see
+                :func:`~batch_gen.state.folder.hold_folder`).
             OSError: the state folder cannot be created, read or written.
         """
         directory = output_dir / STATE_DIR_NAME
         directory.mkdir(parents=True, exist_ok=True)
-        lock_fd = acquire_lock(directory / LOCK_NAME, output_dir)
+        lock_fd, others = hold_folder(output_dir, shard)
+        journal_fd = None
         try:
-            path = directory / JOURNAL_NAME
+            path = directory / journal_name(shard)
             journal = _read_journal(path)
+            taken = _newer_elsewhere(output_dir, shard, path, journal.records)
             if _bloated(journal.lines, len(journal.records)):
                 journal = _compact(path, journal.records)
             journal_fd = _open_for_append(path, journal.complete_size)
+            store = cls(
+                path=path, lock_fd=lock_fd, journal_fd=journal_fd, journal=journal, alone=not others
+            )
+            for record in taken:
+                store.put(record)
         except BaseException:
+            if journal_fd is not None:
+                os.close(journal_fd)
             release_lock(lock_fd)
             raise
-        return cls(directory=directory, lock_fd=lock_fd, journal_fd=journal_fd, journal=journal)
+        return store
 
     @property
     def path(self) -> Path:
         """The journal file."""
-        return self._directory / JOURNAL_NAME
+        return self._path
 
     def get(self, job_id: str) -> JobRecord | None:
         """Return the latest record of ``job_id``, or None if it was never recorded."""

@@ -1,10 +1,12 @@
-"""Exclusive use of an output folder: one run at a time.
+"""Exclusive use of an output folder: one run at a time (one per shard).
 
-A run holds ``fcntl.flock`` on ``<output>/.batch_gen/lock`` (POSIX only). The kernel releases
-it when the holder dies, even by SIGKILL, so a crashed run never leaves the folder locked.
-The lock belongs to the open file description: a process that forks while holding it shares
-it with the child. The file's content (pid, host, start time) is informational only, for the
-message another run shows and for ``status``; the flock is the lock.
+A run holds ``fcntl.flock`` on ``<output>/.batch_gen/lock`` (POSIX only); a run of
+``--shard K/N`` holds ``lock-KofN`` instead, and :mod:`batch_gen.state.folder` keeps runs
+whose jobs may overlap apart. The kernel releases a lock when its holder dies, even by
+SIGKILL, so a crashed run never leaves the folder locked. The lock belongs to the open file
+description: a process that forks while holding it shares it with the child. The file's
+content (pid, host, start time, shard) is informational only, for the message another run
+shows and for ``status``; the flock is the lock.
 
 ``status`` asks whether a run holds the folder (:func:`lock_holder`) by taking a shared lock
 for an instant. A run that starts in that instant would find the folder locked, so
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from batch_gen.errors import OutputLockedError
+from batch_gen.shards import Shard
 
 # How long a run keeps trying a lock that is held before giving up: far longer than a
 # status holds it, far shorter than a run does.
@@ -31,14 +34,15 @@ RETRY_SECONDS = 0.5
 RETRY_STEP = 0.05
 
 
-def acquire_lock(path: Path, output_dir: Path) -> int:
-    """Take the flock on ``path`` and write who holds it; return the locked descriptor.
+def acquire_lock(path: Path, output_dir: Path, *, shard: Shard | None = None) -> int:
+    """Take the flock on ``path`` (the lock of ``shard``'s runs, or of unsharded runs) and
+    write who holds it; return the locked descriptor.
 
     Pass the descriptor to :func:`release_lock` when done.
 
     Raises:
         OutputLockedError: another holder (in any process) has it; the message names
-            ``output_dir`` and, when known, the holder's pid, host and start time.
+            ``output_dir``, the shard and, when known, the holder's pid, host and start time.
         OSError: the lock file cannot be opened.
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -50,12 +54,14 @@ def acquire_lock(path: Path, output_dir: Path) -> int:
     if not locked:
         holder = _read_holder(fd)
         os.close(fd)
-        raise OutputLockedError(_locked_message(output_dir, holder))
+        raise OutputLockedError(_locked_message(output_dir, holder, shard))
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if shard is not None:
+        holder["shard"] = shard.label
     # Informational only: the flock is the lock, whatever this file says.
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
@@ -123,10 +129,16 @@ def _read_holder(fd: int) -> dict[str, Any]:
     return holder if isinstance(holder, dict) else {}
 
 
-def _locked_message(output_dir: Path, holder: Mapping[str, Any]) -> str:
+def _locked_message(output_dir: Path, holder: Mapping[str, Any], shard: Shard | None) -> str:
     who = "another batch_gen run"
     if "pid" in holder:
         who += f" ({describe_holder(holder)})"
+    if shard is not None:
+        return (
+            f"shard {shard.label} of the output folder {output_dir} is in use by {who}. Two"
+            " runs of one shard would corrupt each other's state and files: wait for that"
+            " run to finish or stop it, or choose another folder with --output."
+        )
     return (
         f"the output folder {output_dir} is in use by {who}. Two runs on one folder would "
         "corrupt each other's state and files: wait for that run to finish or stop it, "

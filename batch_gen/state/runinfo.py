@@ -7,12 +7,11 @@ beside the journal, so it must hold nothing secret.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from batch_gen.state.layout import RUN_INFO_NAME, STATE_DIR_NAME
+from batch_gen.state.layout import RUN_INFO_NAME, STATE_DIR_NAME, replace_with
 
 
 def write_run_info(output_dir: Path, info: Mapping[str, Any]) -> None:
@@ -21,9 +20,7 @@ def write_run_info(output_dir: Path, info: Mapping[str, Any]) -> None:
     Must contain nothing secret: it is a plain file beside the journal.
     """
     path = output_dir / STATE_DIR_NAME / RUN_INFO_NAME
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(dict(info), indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    replace_with(path, (json.dumps(dict(info), indent=2) + "\n").encode("utf-8"))
 
 
 def read_run_info(output_dir: Path) -> dict[str, Any]:
