@@ -19,8 +19,9 @@ from support import API_BASE, API_KEY
 from batch_gen.files.formats import sniff_format
 from batch_gen.inputs import content_sha256
 from batch_gen.models import InputFile
-from batch_gen.providers.base import Answer, Call, Endpoint
+from batch_gen.providers.base import Answer, Call, Endpoint, Poll, Provider
 from batch_gen.providers.http import exchange
+from batch_gen.runner.tasks import fetch
 
 T = TypeVar("T")
 
@@ -65,8 +66,9 @@ class MemoryChannel:
         self.replacements += 1
         return self.replacements <= 1
 
-    async def before_poll(self, polls: int) -> None:
+    async def poll(self, provider: Provider, task_id: str, polls: int) -> Poll:
         self.log.append(f"poll {polls}")
+        return await fetch(provider, task_id, self)
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
         return function(*args)

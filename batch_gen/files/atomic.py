@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from batch_gen.models import ImageRecord
 from batch_gen.state.layout import STATE_DIR_NAME
 
 IMAGE_EXTENSIONS = frozenset(EXTENSIONS.values())
+_names = random.Random()  # seeded from the system once
 
 
 def sha256_hex(data: bytes) -> str:
@@ -67,7 +68,9 @@ def write_atomic(
         OSError: writing or renaming failed; the temp file has been removed.
     """
     if temp is None:
-        temp = path.parent / partial_name(path.name, secrets.token_hex(6))
+        # Unique within the run (which holds the folder's lock); no system call for
+        # randomness, once per job.
+        temp = path.parent / partial_name(path.name, f"{_names.getrandbits(48):012x}")
     _write_file(temp, data, durable=durable)
     try:
         os.replace(temp, path)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pybase64
 
@@ -215,6 +215,8 @@ class ApiSpec:
       with its rule (value check, CSV form).
     - ``max_inputs``/``takes_mask``: how many input images, and whether a mask.
     - ``tasks``: submitted, then polled (a task id is money already spent).
+    - ``bulk_poll``: how many task ids one bulk poll may carry; 0 when the API polls one
+      task per call. A provider whose spec sets it also implements :class:`BulkPolling`.
     - ``request_count(job, images)``: the requests that make ``images`` more images.
     - ``image_count(request)``: the image files a job makes.
     - ``checks(request, images)``: the API's own rules, as (field, message) problems.
@@ -237,6 +239,7 @@ class ApiSpec:
     max_inputs: int = 0
     takes_mask: bool = False
     tasks: bool = False
+    bulk_poll: int = 0
     image_count: Callable[[Mapping[str, Any]], int] = images_from_n
     checks: Callable[[Mapping[str, Any], int], list[tuple[str, str]]] = no_checks
     limits: Callable[[Mapping[str, Any], str], list[tuple[str, str]]] = no_limits
@@ -283,6 +286,35 @@ class Provider(Protocol):
     def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
         """What one poll of ``task_id`` says (task APIs)."""
         ...
+
+
+#: What one bulk poll says: by task id, what a single poll would have said (or the error
+#: reading it raised). Ids the answer leaves out are not in it.
+BulkPoll = Mapping[str, Poll | ProviderError]
+
+
+class BulkPolling(Protocol):
+    """What an API that polls many tasks in one call adds to :class:`Provider` (its spec's
+    ``bulk_poll`` says how many ids a call may carry). Pure, like the rest."""
+
+    def bulk_poll_call(self, task_ids: Sequence[str]) -> Call:
+        """The call that asks how every task of ``task_ids`` is doing."""
+        ...
+
+    def read_bulk_poll(
+        self, answer: Answer, task_ids: Sequence[str], *, secret: str | None
+    ) -> BulkPoll | None:
+        """What a bulk poll of ``task_ids`` says, or None when the API refuses the bulk
+        call itself (a gateway without the route): its tasks are polled singly from then
+        on. Raises a ProviderError for a passing failure (a 429, a server error)."""
+        ...
+
+
+def bulk_polling(provider: Provider) -> BulkPolling | None:
+    """``provider`` as a :class:`BulkPolling`, when its spec declares bulk polls."""
+    if provider.spec.bulk_poll <= 0:
+        return None
+    return cast(BulkPolling, provider)
 
 
 class NothingToPrepare:

@@ -13,6 +13,12 @@ imagine task stays recorded after the grid is saved: an upscale's :meth:`Midjour
 names it, so the loop fetches the grid (in a rate-limit slot of its own) and the action
 presses the button of that fresh fetch, because customIds change on every read.
 
+Polls go in bulk: the spec declares ``bulk_poll``, so the run polls every waiting task
+through ``POST /mj/task/list-by-condition``, up to :data:`BULK_POLL_IDS` ids a call, and
+fetches a task singly only when the bulk answers leave it out for a while (which also
+tells a lost task) or when the gateway refuses the bulk route (see
+:func:`.midjourney_answers.read_list`). The pre-action fetch is always single and fresh.
+
 Request building is pure:
 
 - the model id picks the speed (``turbo``/``relax``/``fast`` in the id → path prefix
@@ -65,13 +71,14 @@ from .base import (
     Answer,
     ApiRequest,
     ApiSpec,
+    BulkPoll,
     Call,
     Ended,
     Poll,
     Ready,
     Submitted,
 )
-from .midjourney_answers import read_fetch, submit_task_id
+from .midjourney_answers import read_fetch, read_list, submit_task_id
 
 IMAGINE = "imagine"
 _UPSCALE = "upscale:"
@@ -81,6 +88,9 @@ _UPSCALE = "upscale:"
 _BODY_PARAMS = ("accountFilter", "state", "botType")
 _SIZE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
 _HAS_ASPECT = re.compile(r"(?:^|\s)--(?:ar|aspect)\b")
+# Ids per list-by-condition call: none is documented; 100 is what docs/protocols/midjourney.md
+# calls safe.
+BULK_POLL_IDS = 100
 
 
 # --- pure request building -------------------------------------------------------------
@@ -231,6 +241,7 @@ SPEC = ApiSpec(
     fields={"upscale": FieldRule(upscale_positions, csv_list="int")},
     max_inputs=5,  # docs/protocols/midjourney.md: base64Array of up to 5 images
     tasks=True,
+    bulk_poll=BULK_POLL_IDS,
     request_count=request_count,
     image_count=image_count,
     checks=checks,
@@ -310,6 +321,16 @@ class Midjourney:
 
     def read_poll(self, answer: Answer, task_id: str, *, secret: str | None) -> Poll:
         return read_fetch(answer, task_id, secret=secret)
+
+    def bulk_poll_call(self, task_ids: Sequence[str]) -> Call:
+        """Every task of ``task_ids`` in one ``POST /mj/task/list-by-condition``."""
+        body = {"ids": list(task_ids)}
+        return Call("POST", "/mj/task/list-by-condition", "Midjourney task list", json=body)
+
+    def read_bulk_poll(
+        self, answer: Answer, task_ids: Sequence[str], *, secret: str | None
+    ) -> BulkPoll | None:
+        return read_list(answer, task_ids, secret=secret)
 
 
 def press_upscale(index: int, grid: Poll | None) -> dict[str, Any]:

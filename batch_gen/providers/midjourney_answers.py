@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from ..errors import (
     BadResponseError,
@@ -16,7 +18,7 @@ from ..errors import (
     ServerError,
 )
 from .answers import error_from_response, json_object, redact
-from .base import Answer, Ended, Generation, Poll, Ready, ReturnedImage, Running
+from .base import Answer, BulkPoll, Ended, Generation, Poll, Ready, ReturnedImage, Running
 
 # failReason wording seen from Midjourney and proxies ("Banned prompt detected", "Request
 # cancelled due to image filters", "Job action restricted"...) vs. a malformed flag.
@@ -154,3 +156,44 @@ def read_fetch(answer: Answer, task_id: str, *, secret: str | None) -> Poll:
         shown = redact(body[:200].decode("utf-8", "replace"), secret)
         raise BadResponseError(f"Midjourney task {task_id}: not a task in the answer: {shown}")
     return read_task(document, task_id)
+
+
+# Statuses that say the bulk route is not there (or not for us), not that it failed this
+# once: a gateway without list-by-condition. Auth errors, timeouts and 429s are not refusals.
+_NOT_REFUSALS = frozenset({401, 403, 408, 429})
+
+
+def bulk_refused(status: int) -> bool:
+    """Whether an answer of ``status`` to ``list-by-condition`` means the gateway refuses
+    the route itself: any 4xx but 401, 403, 408 and 429, and 501."""
+    return status == 501 or (400 <= status < 500 and status not in _NOT_REFUSALS)
+
+
+def read_list(answer: Answer, task_ids: Sequence[str], *, secret: str | None) -> BulkPoll | None:
+    """Classify a ``/mj/task/list-by-condition`` answer: each listed task of ``task_ids``
+    as :func:`read_task` reads it (its error, if reading it raised), matched by ``id``
+    (a number in old proxies); tasks the gateway left out are not in it, and no order is
+    assumed. None when the gateway refuses the route (:func:`bulk_refused`, or a 200 that
+    is not a list of tasks); raises the error a passing failure stands for."""
+    status, headers, body = answer.status, answer.headers, answer.body
+    if bulk_refused(status):
+        return None
+    if status != 200:
+        raise error_from_response(status, headers, body, secret=secret)
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(document, list):
+        return None
+    wanted = set(task_ids)
+    found: dict[str, Poll | ProviderError] = {}
+    for task in document:
+        task_id = str(task.get("id")) if isinstance(task, Mapping) else None
+        if task_id is None or task_id not in wanted:
+            continue
+        try:
+            found[task_id] = read_task(task, task_id)
+        except ProviderError as error:
+            found[task_id] = error
+    return found

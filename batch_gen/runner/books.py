@@ -26,6 +26,8 @@ class SummaryBook:
     """Keeps :class:`~batch_gen.report.RunSummary`'s counts: requests, retries, tokens,
     images, requests possibly billed (per job), and each job's outcome."""
 
+    wants = frozenset({Sent, Answered, Lost, Abandoned, Staged, Retrying, Finished, Skipped})
+
     def __init__(self, summary: RunSummary) -> None:
         self.summary = summary
 
@@ -60,6 +62,8 @@ class SummaryBook:
 class ProgressBook:
     """Moves the progress display: jobs finished, and retries waiting."""
 
+    wants = frozenset({Finished, Retrying, Resumed})
+
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
 
@@ -75,6 +79,8 @@ class ProgressBook:
 class StateBook:
     """Makes every change of a job's record durable in the state store (one journal line
     each, constant cost)."""
+
+    wants = frozenset({Recorded})
 
     def __init__(self, store: StateStore) -> None:
         self.store = store

@@ -41,6 +41,8 @@ class RunPricing:
     keeps the ``--max-cost`` budget. Without a catalog nothing is priced and every job is
     admitted."""
 
+    wants = frozenset({Answered, Lost, Abandoned, Finished, Settled})
+
     def __init__(
         self,
         summary: RunSummary,

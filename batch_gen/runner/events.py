@@ -10,7 +10,7 @@ billed). A failure that will be tried again is followed by :class:`Retrying`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,15 +141,33 @@ Listener = Callable[[Event], None]
 
 
 class Events:
-    """Hands every event to every listener, in the order they were added."""
+    """Hands every event to every listener that wants it, in the order they were added.
+
+    A listener may say which event types it wants in a ``wants`` attribute (a collection
+    of types); one without it gets every event. Each type's listeners are found once: a
+    run emits several events per request, and most listeners want few of them.
+    """
 
     def __init__(self, *listeners: Listener) -> None:
         self._listeners = list(listeners)
+        self._routes: dict[type, tuple[Listener, ...]] = {}
 
     def add(self, listener: Listener) -> None:
         """Hand later events to ``listener`` too."""
         self._listeners.append(listener)
+        self._routes.clear()
 
     def emit(self, event: Event) -> None:
-        for listener in self._listeners:
+        kind = type(event)
+        route = self._routes.get(kind)
+        if route is None:
+            route = self._routes[kind] = tuple(
+                listener for listener in self._listeners if _wants(listener, kind)
+            )
+        for listener in route:
             listener(event)
+
+
+def _wants(listener: Listener, kind: type) -> bool:
+    wanted: Collection[type] | None = getattr(listener, "wants", None)
+    return wanted is None or kind in wanted

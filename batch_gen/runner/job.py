@@ -10,17 +10,12 @@ counts of its own.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from ..config import RunOptions
 from ..errors import (
     ConnectError,
     DownloadError,
@@ -29,7 +24,6 @@ from ..errors import (
     RateLimitError,
     TaskTimeoutError,
 )
-from ..files.sidecar import Owner
 from ..models import Job, JobRecord
 from ..planning.plan import PlannedJob, Reason
 from ..providers.answers import redact
@@ -37,18 +31,17 @@ from ..providers.base import (
     Answer,
     ApiRequest,
     Call,
-    Endpoint,
     Generation,
+    Poll,
     Provider,
     ReturnedImage,
 )
 from ..providers.download import download_image
-from ..providers.http import Proxies
 from . import transitions
+from .context import RunContext
 from .events import (
     Abandoned,
     Answered,
-    Events,
     Finished,
     Lost,
     Recorded,
@@ -57,61 +50,29 @@ from .events import (
     Settled,
     Staged,
 )
-from .gate import Admission, Stopped, Stopping
+from .gate import Stopped
+from .polling import poll_delay
 from .retrying import Attempts
 from .staging import (
+    SMALL_FILES,
     Provenance,
     image_roles,
+    inline_bytes_at_most,
     kept_images,
     place,
     remove_superseded,
     sidecar,
+    small_files,
     stage,
     stage_inline,
 )
 from .staging import Staged as StagedImage
-from .tasks import perform
-
-if TYPE_CHECKING:
-    import aiohttp
+from .tasks import fetch, perform
 
 T = TypeVar("T")
 
 # Every call at DEBUG (``--debug``): method, path, status, time; never the key.
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RunContext:
-    """What every job of a run shares: set up once by :mod:`.run`."""
-
-    options: RunOptions
-    endpoint: Endpoint
-    session: aiohttp.ClientSession
-    stopping: Stopping
-    admission: Admission
-    events: Events
-    files: ThreadPoolExecutor
-    # The seams a test may replace: which provider serves an API, and how a call is sent.
-    providers: Callable[[str], Provider]
-    transport: Callable[[Call], Awaitable[Answer]]
-    # Whether a job may pay for another try (``--max-cost``); False also stops the run.
-    may_retry: Callable[[Job], bool]
-    # Runs a job's finishing beside the workers; waits while too many are waiting.
-    spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
-    # Who makes the images (provider and manifest), as each sidecar records it.
-    owner: Owner
-    # The forward proxies the environment names, for downloads (calls: see ``transport``).
-    proxies: Proxies
-
-    @property
-    def root(self) -> Path:
-        return self.options.output_dir
-
-    async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
-        """Run ``function(*args)`` on the file threads; its result or its exception."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.files, functools.partial(function, *args))
 
 
 class JobRun:
@@ -127,6 +88,7 @@ class JobRun:
         # Paid requests an earlier run left in flight (killed, or abandoned at a stop).
         self.abandoned_earlier = item.record.in_flight if item.record is not None else 0
         self.provider = run.providers(self.job.api)
+        self._requests: dict[int, list[ApiRequest]] = {}  # by images missing: see _requests_for
         self._current: ApiRequest = self._next_request()  # the request being tried
         self.provenance = Provenance()
         self.unplaced: list[StagedImage] = []
@@ -138,8 +100,16 @@ class JobRun:
     # --- the job's life ------------------------------------------------------------------
 
     async def execute(self) -> None:
-        """Run the job to an end; a stop leaves it ``running`` for the next run to resume."""
-        self._record(self.record)
+        """Run the job to an end; a stop leaves it ``running`` for the next run to resume.
+
+        The running record is written with the job's first change (its first paid request
+        going out, a task taken up again, a failed try): a record per job saved, and a job
+        stopped before it sent anything keeps the record it had. Except when an earlier run
+        left paid requests in flight: this run counts them as possibly billed (``started``
+        moves them into ``ambiguous_retries``), so that is recorded at once, never twice.
+        """
+        if self.abandoned_earlier:
+            self._record(self.record)
         for _ in range(self.abandoned_earlier):
             self.run.events.emit(Abandoned(self.job, self._next_request(), earlier=True))
         try:
@@ -162,12 +132,21 @@ class JobRun:
             # A full disk or an unwritable folder fails every job alike: stop the run.
             self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
         else:
-            await self.run.spawn(self._succeed())
+            if small_files(self.unplaced):
+                await self._succeed(inline=True)  # cheaper than a task and a thread trip
+            else:
+                await self.run.spawn(self._succeed(inline=False))
+
+    def _requests_for(self, images: int) -> list[ApiRequest]:
+        """The provider's requests for ``images`` more images, asked once per count."""
+        found = self._requests.get(images)
+        if found is None:
+            found = self._requests[images] = self.provider.requests_for(self.job, images)
+        return found
 
     def _next_request(self) -> ApiRequest:
         """The request for the job's next missing images."""
-        missing = max(self.job.n - len(self.record.images), 1)
-        return self.provider.requests_for(self.job, missing)[0]
+        return self._requests_for(max(self.job.n - len(self.record.images), 1))[0]
 
     async def _fill(self) -> None:
         """Request images until the job has all of them recorded."""
@@ -186,9 +165,7 @@ class JobRun:
                 with attempt:
                     generation = await self._request(provider, request)
                     wanted = generation.images[:missing]
-                    staged = await self.run.in_thread(
-                        stage_inline, self.run.root, self.template, self.job, first, wanted
-                    )
+                    staged = await self._stage_inline(wanted, first)
             try:
                 await self._fetch_urls(wanted, staged, first)
             except ProviderError as error:
@@ -202,6 +179,17 @@ class JobRun:
                 self.run.events.emit(Lost(self.job, request, error))
                 raise
             self._delivered(generation, [item for item in staged if item is not None])
+
+    async def _stage_inline(
+        self, wanted: Sequence[ReturnedImage], first: int
+    ) -> list[StagedImage | None]:
+        """Stage an answer's inline images: small ones here, on the event loop (a trip to
+        the file threads costs more than hashing and writing them), others on the file
+        threads."""
+        arguments = (self.run.root, self.template, self.job, first, wanted)
+        if inline_bytes_at_most(wanted, SMALL_FILES):
+            return stage_inline(*arguments)
+        return await self.run.in_thread(stage_inline, *arguments)
 
     async def _fetch_urls(
         self, wanted: Sequence[ReturnedImage], staged: list[StagedImage | None], first: int
@@ -298,8 +286,9 @@ class JobRun:
         self.unplaced.extend(staged)
         self.run.events.emit(Staged(self.job, images))
 
-    async def _succeed(self) -> None:
-        """Place the files and the sidecar, then record success (beside the workers)."""
+    async def _succeed(self, *, inline: bool) -> None:
+        """Place the files and the sidecar, then record success: ``inline`` on the event
+        loop (small files), else on the file threads, beside the workers."""
         finished = datetime.now(UTC)
         document = sidecar(
             self.job,
@@ -307,11 +296,14 @@ class JobRun:
             self.provenance,
             finished=finished,
             owner=self.run.owner,
-            roles=image_roles(self.provider.requests_for(self.job, self.job.n)),
+            roles=image_roles(self._requests_for(self.job.n)),
         )
         unplaced, self.unplaced = self.unplaced, []
         try:
-            await self.run.in_thread(place, unplaced, self.run.root, self.job.id, document)
+            if inline:
+                place(unplaced, self.run.root, self.job.id, document)
+            else:
+                await self.run.in_thread(place, unplaced, self.run.root, self.job.id, document)
         except OSError as error:
             self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
             return
@@ -373,7 +365,7 @@ class JobRun:
         self._replaced_lost_task = True
         return True
 
-    async def before_poll(self, polls: int) -> None:
+    async def poll(self, provider: Provider, task_id: str, polls: int) -> Poll:
         options = self.run.options
         now = time.monotonic()
         if self._first_poll is None:
@@ -385,9 +377,14 @@ class JobRun:
                 f"gave up polling after {waited:.0f}s (--task-timeout {options.task_timeout:g});"
                 f" task {listed or 'unknown'} may still finish: run again to resume polling it"
             )
-        # A few seconds between polls, growing while the task runs long.
-        delay = min(options.poll_interval * 1.5 ** max(polls - 1, 0), 5 * options.poll_interval)
-        await self.run.admission.sleep(delay)
+        poller = self.run.poller
+        if poller.takes(provider):
+            found = await self.run.stopping.unless_stopped(poller.poll(provider, task_id))
+            if found is not None:
+                return found
+        else:
+            await self.run.admission.sleep(poll_delay(polls, options.poll_interval))
+        return await fetch(provider, task_id, self)
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
         return await self.run.in_thread(function, *args)

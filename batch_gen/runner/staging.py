@@ -28,6 +28,24 @@ from ..providers import midjourney
 from ..providers.base import ApiRequest, Generation, Provider, ReturnedImage, inline_bytes
 from ..usage import add_usage
 
+# Files up to this many bytes (a job's images together) are staged and placed on the event
+# loop: hashing and writing them costs less than a trip to the file threads and back
+# (measured: README, "Performance"). Bigger ones go to the threads, so that hashing a
+# megabyte never stalls the other requests.
+SMALL_FILES = 64 * 1024
+
+
+def inline_bytes_at_most(images: Sequence[ReturnedImage], limit: int) -> bool:
+    """Whether the inline images of an answer hold at most ``limit`` bytes (base64 counted
+    as the bytes it decodes to)."""
+    total = 0
+    for image in images:
+        if image.data is not None:
+            total += len(image.data)
+        elif image.b64 is not None:
+            total += len(image.b64) * 3 // 4
+    return total <= limit
+
 
 @dataclass(frozen=True, slots=True)
 class Staged:
@@ -90,6 +108,11 @@ def stage_inline(
             else stage(root, template, job, first + offset, data, returned.revised_prompt)
         )
     return staged
+
+
+def small_files(staged: Sequence[Staged]) -> bool:
+    """Whether placing ``staged`` is cheap enough for the event loop (see SMALL_FILES)."""
+    return sum(item.image.bytes for item in staged) <= SMALL_FILES
 
 
 def place(

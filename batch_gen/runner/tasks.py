@@ -9,8 +9,9 @@ The provider only describes calls and reads answers (pure, see
    buttons), read and check the input files, build the call, send it, read the answer;
    a synchronous API's answer is the result;
 3. a task API's answer names a task: it is recorded (durably) before the first poll;
-4. polls are paced and bounded by the task deadline (the :class:`Channel` decides both),
-   each taking its own rate-limit slot, like every call;
+4. polls are paced and bounded by the task deadline (the :class:`Channel` decides both,
+   and whether the task is polled alone or with every waiting task of its API in one
+   bulk call: see :mod:`.polling`), each call taking its own rate-limit slot;
 5. one rule for every ending: Ready is the result; Ended forgets the task, so that a retry
    submits a new one, and counts it as possibly billed (it was paid for and made no
    image). A task the API does not find is looked for again a few times first (a gateway
@@ -68,9 +69,9 @@ class Channel(Protocol):
         """Whether the job may pay for a new task in place of a lost one (once per run)."""
         ...
 
-    async def before_poll(self, polls: int) -> None:
-        """Wait before poll number ``polls`` (1-based); raise TaskTimeoutError past the
-        task deadline."""
+    async def poll(self, provider: Provider, task_id: str, polls: int) -> Poll:
+        """Poll number ``polls`` (1-based) of ``task_id``, once its turn comes: alone (with
+        :func:`fetch`) or in a bulk call. Raises TaskTimeoutError past the task deadline."""
         ...
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -89,8 +90,7 @@ async def perform(provider: Provider, request: ApiRequest, channel: Channel) -> 
         channel.record_task(request.step, task_id)  # durable before the first poll
     unseen = 0  # polls in a row that did not find the task
     for polls in itertools.count(1):
-        await channel.before_poll(polls)
-        poll = await _poll(provider, task_id, channel)
+        poll = await channel.poll(provider, task_id, polls)
         if isinstance(poll, Ready):
             return _with_task(poll.generation, task_id, request.step)
         if not isinstance(poll, Ended):
@@ -113,7 +113,7 @@ async def _send(
     prepared: Poll | None = None
     before = provider.prepare(request, channel.tasks())
     if before is not None:
-        prepared = await _poll(provider, before, channel)
+        prepared = await fetch(provider, before, channel)
     if request.files:
         # Reading (and checking) up to 16 inputs of 50 MB and encoding them as base64 would
         # stall every other request on the loop.
@@ -141,8 +141,8 @@ def _build_with_inputs(provider: Provider, request: ApiRequest, prepared: Poll |
     return provider.build_call(request, inputs, prepared)
 
 
-async def _poll(provider: Provider, task_id: str, channel: Channel) -> Poll:
-    """One poll (or pre-action fetch) of ``task_id``."""
+async def fetch(provider: Provider, task_id: str, channel: Channel) -> Poll:
+    """One poll (or pre-action fetch) of ``task_id`` alone, now."""
     try:
         answer = await channel.send(provider.poll_call(task_id), billable=False)
         return provider.read_poll(answer, task_id, secret=channel.secret)

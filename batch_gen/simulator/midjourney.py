@@ -25,7 +25,9 @@ e.g. ``/mj-turbo/mj/submit/imagine``; plain ``/mj`` is fast unless the body's
   give new grids.
 - ``POST /mj/submit/change`` ``{taskId, action: UPSCALE|VARIATION|REROLL, index}`` — the
   legacy form of action (no customId).
-- ``POST /mj/task/list-by-condition`` ``{ids:[...]}`` → a JSON array of the known tasks.
+- ``POST /mj/task/list-by-condition`` ``{ids:[...]}`` → a JSON array of the known tasks,
+  as new-api answers it: ids it does not know are left out without a word, and the order
+  is shuffled (none is promised). Each listed task counts as a status read.
 - ``GET /mj/image/{id}`` (no auth, like new-api's image proxy) → PNG: the full image once
   SUCCESS, a small preview while IN_PROGRESS (``imageUrl`` then ends in ``?rand=``);
   otherwise HTTP 400 ``{"error":"midjourney_task_not_found"}``.
@@ -231,6 +233,7 @@ async def _list_by_condition(call: Call) -> web.StreamResponse:
         if task is not None:
             call.stats._polled(task.id)
             found.append(task_view(task, now=now, origin=call.origin))
+    call.state.rng.shuffle(found)  # no order is promised: a client must match by id
     return await call.reply(found)
 
 

@@ -274,7 +274,24 @@ async def test_mj_unknown_id_failure_speed_prefix_and_list(
         {"ids": [turbo["result"], int(failing["result"]), "999"]},
     )
     assert status == 200
-    assert [task["id"] for task in listed] == [turbo["result"], failing["result"]]
+    assert sorted(task["id"] for task in listed) == sorted([turbo["result"], failing["result"]])
+
+
+async def test_mj_list_by_condition_promises_no_order(
+    session: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    """As new-api: list-by-condition answers in no promised order (a client must match by
+    id), and unknown ids are left out without a word."""
+    ids = [(await imagine(session, sim, f"kite {number}"))[1]["result"] for number in range(20)]
+    orders = []
+    for _ in range(3):
+        status, listed = await call(
+            session, sim, "POST", "/mj/task/list-by-condition", {"ids": [*ids, "404404"]}
+        )
+        assert status == 200
+        assert sorted(task["id"] for task in listed) == sorted(ids)
+        orders.append([task["id"] for task in listed])
+    assert any(order != ids for order in orders)
 
 
 async def test_mj_faults_apply_to_submits(session: aiohttp.ClientSession) -> None:
