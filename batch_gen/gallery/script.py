@@ -280,14 +280,14 @@ SCRIPT = r"""
   // --- the lightbox -------------------------------------------------------------------
   function figure(im, caption) {
     const img = h("img", { alt: caption });
+    const fig = h("figure", {}, h("a", { href: im.src, target: "_blank" }, img),
+      h("figcaption", {}, [caption, sizes([im]), bytes(im.bytes)].filter(Boolean).join(" · ")));
     img.addEventListener("error", () => {
       if (!im.thumb || img.src === im.thumb) return;
       img.src = im.thumb;
       fig.append(h("div", { class: "missing" }, "full image not found beside this page"));
     }, { once: true });
     img.src = im.src;
-    const fig = h("figure", {}, h("a", { href: im.src, target: "_blank" }, img),
-      h("figcaption", {}, [caption, sizes([im]), bytes(im.bytes)].filter(Boolean).join(" · ")));
     return fig;
   }
   function fillRow(section, images, label) {

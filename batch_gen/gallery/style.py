@@ -49,7 +49,8 @@ select { background: var(--card); border: 1px solid var(--line); border-radius: 
 .shot img { max-width: 100%; max-height: 100%; object-fit: contain; display: block;
   background: repeating-conic-gradient(#8883 0% 25%, transparent 0% 50%) 0 0 / 12px 12px; }
 .shot figcaption { position: absolute; left: 3px; bottom: 3px; padding: 0 5px;
-  font-size: 11px; border-radius: 4px; background: #000a; color: #fff; }
+  font-size: 11px; border-radius: 4px; background: #000a; color: #fff; white-space: nowrap;
+  max-width: calc(100% - 6px); overflow: hidden; text-overflow: ellipsis; }
 .shot.prev { flex: 0 0 30%; opacity: .8; border-left: 2px dashed var(--line);
   padding-left: 4px; }
 .shot.more { flex: 0 0 auto; color: var(--muted); cursor: zoom-in; }
