@@ -133,7 +133,7 @@ class BulkPoller:
                 self._settle(api, task_id, error)
             return
         if found is None:
-            _log.info("%s refused the bulk poll: polling its tasks one by one", api)
+            _log.debug("%s refused the bulk poll: polling its tasks one by one", api)
             self._refused.add(api)
             for task_id in ids:
                 self._settle(api, task_id, None)
