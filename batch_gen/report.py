@@ -45,6 +45,7 @@ class RunSummary:
     budget_stop: str | None = None  # why --max-cost stopped dispatching
     notes: list[str] = field(default_factory=list)
     output_dir: str = ""
+    shard: str | None = None  # ``3/4`` for a run of --shard 3/4: its counts are the shard's
 
     @property
     def already_done(self) -> int:
@@ -74,7 +75,8 @@ def format_summary(summary: RunSummary) -> str:
     if _nothing_ran(summary):
         return _nothing_to_do(summary)
     lines = [
-        f"batch_gen: {len(summary.succeeded)} succeeded, {len(summary.failed)} failed, "
+        f"batch_gen: {_of_shard(summary)}{len(summary.succeeded)} succeeded,"
+        f" {len(summary.failed)} failed, "
         f"{sum(summary.skipped.values())} skipped, of {plural(summary.total, 'job')} "
         f"in {summary.wall_seconds:.1f}s",
         _images_line(summary),
@@ -108,6 +110,11 @@ def format_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def _of_shard(summary: RunSummary) -> str:
+    """``shard 3/4: `` before the counts of a shard's run, whose jobs they count."""
+    return f"shard {summary.shard}: " if summary.shard else ""
+
+
 def _nothing_ran(summary: RunSummary) -> bool:
     """The plan had no job to run: every job was skipped, and the run did not stop."""
     return (
@@ -122,13 +129,15 @@ def _nothing_to_do(summary: RunSummary) -> str:
     already done in output/catalog``; the reasons when not every job is done."""
     where = summary.output_dir
     total, done = summary.total, summary.already_done
+    whose = f" of shard {summary.shard}" if summary.shard else ""
     if total == 0:
         line = "batch_gen: nothing to do: the manifest has no jobs"
+        line += f" in shard {summary.shard}" if summary.shard else ""
     elif done == total:
-        jobs = "the job is" if total == 1 else f"all {total} jobs"
+        jobs = f"the job{whose} is" if total == 1 else f"all {total} jobs{whose}"
         line = f"batch_gen: nothing to do: {jobs} already done in {where}"
     else:
-        line = f"batch_gen: nothing to do in {where}: of {plural(total, 'job')}, "
+        line = f"batch_gen: nothing to do in {where}: of {plural(total, 'job')}{whose}, "
         line += _skip_reasons(summary)
     return "\n".join([line, *(f"  note: {note}" for note in summary.notes)])
 
@@ -213,7 +222,8 @@ def _job_entry(summary: RunSummary, job_id: str, key: str) -> dict[str, Any]:
 
 
 def report_document(summary: RunSummary) -> dict[str, Any]:
-    """The ``--report FILE.json`` document: every job of the manifest, not-run ones too."""
+    """The ``--report FILE.json`` document: every job of the manifest (of a shard's run:
+    of the shard, which ``shard`` names), not-run ones too."""
     keys = dict(summary.job_keys)
     for job_id, record in summary.records.items():
         keys.setdefault(job_id, record.key)
@@ -223,6 +233,7 @@ def report_document(summary: RunSummary) -> dict[str, Any]:
         "manifest": summary.manifest,
         "provider": summary.provider,
         "started_at": summary.started_at,
+        "shard": summary.shard,
         "total": summary.total,
         "succeeded": len(summary.succeeded),
         "failed": len(summary.failed),

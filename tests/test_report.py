@@ -120,8 +120,8 @@ def test_the_report_document_keeps_its_fields() -> None:
     summary = _summary(succeeded=["a"], records={"a": record}, job_keys={"a": "k", "b": "l"})
     document = report_document(summary)
     assert list(document) == [
-        "manifest", "provider", "started_at", "total", "succeeded", "failed", "skipped",
-        "not_run", "requests", "retries", "ambiguous_retries", "ambiguous_jobs", "images",
+        "manifest", "provider", "started_at", "shard", "total", "succeeded", "failed",
+        "skipped", "not_run", "requests", "retries", "ambiguous_retries", "ambiguous_jobs", "images",
         "bytes", "tokens", "cost_usd", "unpriced_jobs", "possibly_billed",
         "possibly_billed_usd", "budget_stop", "wall_seconds", "interrupted", "aborted",
         "exit_status", "output_dir", "jobs",

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from batch_gen import __version__
 from batch_gen.cli.exits import EXIT_USAGE
 from batch_gen.config import WHOLE_NUMBER_OPTIONS, range_problem
+from batch_gen.shards import Shard, parse_shard
 
 PROG = "batch_gen"
 
@@ -31,6 +32,10 @@ environment:
                       proxies for API calls and image downloads, as curl and pip use them
   BATCH_GEN_OFFLINE_LATENCY
                       seconds of latency the offline simulator adds per request
+  GITHUB_ACTIONS=true, GITHUB_STEP_SUMMARY
+                      set by GitHub Actions: the run's summary (a dry run's plan) is
+                      appended to the step summary as Markdown, and failed jobs are
+                      annotated at their lines in the manifest
 
 exit status:
   0    every job succeeded or was already done
@@ -48,6 +53,13 @@ exit status (for scripts: "is everything done?"):
   0    every job of the manifest succeeded and its files are in place
   1    some job is not done: pending, running or failed
   2    the manifest or the command line is invalid
+"""
+
+PRUNE_EPILOG = """\
+exit status:
+  0    listed (or, with --delete, removed)
+  2    the manifest or the command line is invalid
+  3    the output folder is in use by a run (with --delete), or a file cannot be removed
 """
 
 
@@ -154,7 +166,7 @@ def _add_common(parser: argparse.ArgumentParser, *, quiet: bool) -> None:
 
 
 def build_parser() -> Parser:
-    """The whole command line: ``run``, ``status``, ``models`` and ``simulator``."""
+    """The whole command line: ``run``, ``status``, ``prune``, ``models`` and ``simulator``."""
     parser = Parser(
         prog=PROG,
         description="Turn a manifest of image prompts into image files through CometAPI.",
@@ -167,6 +179,7 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
     _add_status(commands)
+    _add_prune(commands)
     _add_models(commands)
     _add_simulator(commands)
     return parser
@@ -249,7 +262,43 @@ def _add_run(commands: Subcommands[Parser]) -> None:
         help="allow replacing images made by another provider (offline simulator versus a"
         " real base URL) or for another manifest; without it such a run stops before sending",
     )
+    _add_ci_options(run)
     _add_common(run, quiet=True)
+
+
+def _add_ci_options(run: argparse.ArgumentParser) -> None:
+    """``run``'s options for CI and for more than one machine."""
+    run.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="run only shard K of N (1 <= K <= N): the jobs whose sha256 of the id, mod N,"
+        " is K-1; shards may run at the same time on one output folder",
+    )
+    run.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE.xml",
+        help="write a JUnit XML report, one test case per job (its path is checked before"
+        " anything is sent)",
+    )
+    run.add_argument(
+        "--plan-md",
+        type=Path,
+        metavar="FILE.md",
+        help="with --dry-run: write the plan as Markdown (new, changed and removed jobs,"
+        " requests, estimated cost), e.g. for a pull request",
+    )
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+_shard.__name__ = "shard"  # argparse names the type in some messages
 
 
 def _add_status(commands: Subcommands[Parser]) -> None:
@@ -268,6 +317,24 @@ def _add_status(commands: Subcommands[Parser]) -> None:
         "--all", action="store_true", help="list every unfinished job (default: the first 20)"
     )
     _add_common(status, quiet=True)
+
+
+def _add_prune(commands: Subcommands[Parser]) -> None:
+    prune = commands.add_parser(
+        "prune",
+        help="remove the images of jobs no longer in a manifest",
+        description="List the images and metadata files of jobs that are no longer in the"
+        " manifest (only files batch_gen made for this manifest, as their metadata files"
+        " say); with --delete, remove them.",
+        epilog=PRUNE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prune.add_argument("manifest", type=Path)
+    prune.add_argument("--output", type=Path, help="output folder, if the run used --output")
+    prune.add_argument(
+        "--delete", action="store_true", help="remove them (without it: only list them)"
+    )
+    _add_common(prune, quiet=True)
 
 
 def _add_models(commands: Subcommands[Parser]) -> None:

@@ -14,12 +14,14 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from batch_gen.cli.ci import CiOutputs
 from batch_gen.cli.exits import EXIT_OK
 from batch_gen.cli.failures import in_output_folder, os_error_message, silence_stdout
 from batch_gen.config import RunOptions, build_options, provider_identity
@@ -32,6 +34,8 @@ from batch_gen.files.destinations import (
 from batch_gen.gcpause import gc_paused
 from batch_gen.manifest import load_manifest
 from batch_gen.models import Manifest
+from batch_gen.planning.shards import shard_manifest
+from batch_gen.state.jobindex import write_job_index
 
 if TYPE_CHECKING:
     from batch_gen.report import RunSummary
@@ -41,8 +45,33 @@ def run_command(args: argparse.Namespace) -> int:
     """``run``: the exit status of the dry run or the run (see the README's table)."""
     _check_flags(args)
     provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
-    manifest = load_manifest(args.manifest, provider=provider)
-    options = build_options(
+    whole = load_manifest(args.manifest, provider=provider)
+    manifest = whole if args.shard is None else shard_manifest(whole, args.shard)
+    ci = CiOutputs.of(whole, junit=args.junit, plan_md=args.plan_md, environ=os.environ)
+    options = _options(args, manifest)
+    check_destinations(
+        options,
+        output_given=args.output is not None,
+        create=not args.dry_run,
+        files=((ci.junit, "--junit"),),
+    )
+    if ci.plan_md is not None:  # a dry run writes it: its folder may be made
+        check_output_file(ci.plan_md, setting="--plan-md", create=True)
+    if args.shard is not None and not args.quiet:
+        count, label = len(whole.jobs), args.shard.label
+        _say(f"shard {label}: {len(manifest.jobs)} of the manifest's {count} jobs")
+    if args.dry_run:
+        shown = Shown(listing=args.list, as_json=args.json, quiet=args.quiet)
+        return _dry_run(manifest, options, shown=shown, ci=ci)
+    status = _run(manifest, options, progress=not args.no_progress, quiet=args.quiet, ci=ci)
+    if args.shard is not None:
+        _index_whole(whole, options)
+    return status
+
+
+def _options(args: argparse.Namespace, manifest: Manifest) -> RunOptions:
+    """The run's options: the command line over the manifest's ``run:`` section."""
+    return build_options(
         manifest,
         output=args.output,
         concurrency=args.concurrency,
@@ -63,20 +92,25 @@ def run_command(args: argparse.Namespace) -> int:
         task_timeout=args.task_timeout,
         verify=args.verify,
         replace_foreign=args.replace_foreign,
+        shard=args.shard,
     )
-    check_destinations(options, output_given=args.output is not None, create=not args.dry_run)
-    if args.dry_run:
-        return _dry_run(manifest, options, listing=args.list, as_json=args.json, quiet=args.quiet)
-    return _run(manifest, options, progress=not args.no_progress, quiet=args.quiet)
 
 
-def check_destinations(options: RunOptions, *, output_given: bool, create: bool) -> None:
-    """Check, before anything is sent, that the run can write its output folder and its
-    report (see :mod:`batch_gen.files.destinations`); ``create`` for a real run."""
+def check_destinations(
+    options: RunOptions,
+    *,
+    output_given: bool,
+    create: bool,
+    files: Iterable[tuple[Path | None, str]] = (),
+) -> None:
+    """Check, before anything is sent, that the run can write its output folder, its
+    report and the other ``files`` it writes at its end (path, the option that names it;
+    see :mod:`batch_gen.files.destinations`); ``create`` for a real run."""
     setting = "--output" if output_given else "the manifest's output folder"
     check_output_folder(options.output_dir, setting=setting, create=create)
-    if options.report_path is not None:
-        check_output_file(options.report_path, setting="--report", create=create)
+    for path, option in ((options.report_path, "--report"), *files):
+        if path is not None:
+            check_output_file(path, setting=option, create=create)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -84,6 +118,32 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("--list and --json show a dry run's plan: add --dry-run")
     if args.list and args.json:
         raise UsageError("--list and --json are two forms of the plan: choose one")
+    if args.plan_md is not None and not args.dry_run:
+        raise UsageError("--plan-md writes a dry run's plan: add --dry-run")
+    if args.junit is not None and args.dry_run:
+        raise UsageError(
+            "--junit reports a run's outcome, and a dry run runs nothing: drop --dry-run,"
+            " or write the plan with --plan-md"
+        )
+    if args.shard is not None and args.only is not None:
+        raise UsageError("--only and --shard both choose the jobs to run: use one of them")
+
+
+def _index_whole(manifest: Manifest, options: RunOptions) -> None:
+    """After a shard's run, the index of the whole manifest's job keys (a shard's run
+    records only its own jobs' state), so that ``status`` stays quick. Only a cache:
+    a failure to write it changes nothing."""
+    with contextlib.suppress(OSError):
+        write_job_index(
+            options.output_dir,
+            manifest_sha256=manifest.sha256,
+            provider=options.provider,
+            jobs=manifest.jobs,
+        )
+
+
+def _say(message: str) -> None:
+    print(f"batch_gen: {message}", file=sys.stderr)
 
 
 def _only(text: str | None) -> list[str] | None:
@@ -95,9 +155,16 @@ def _only(text: str | None) -> list[str] | None:
     return ids
 
 
-def _dry_run(
-    manifest: Manifest, options: RunOptions, *, listing: bool, as_json: bool, quiet: bool
-) -> int:
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """How a dry run shows its plan: in columns (``listing``), as JSON, or not at all."""
+
+    listing: bool = False
+    as_json: bool = False
+    quiet: bool = False
+
+
+def _dry_run(manifest: Manifest, options: RunOptions, *, shown: Shown, ci: CiOutputs) -> int:
     from batch_gen.planning.dry_run import (
         count_requests,
         estimate_cost,
@@ -109,10 +176,10 @@ def _dry_run(
 
     with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
         preview = plan_run(manifest, options)
-        text = not (quiet or as_json)
+        text = not (shown.quiet or shown.as_json)
         if text:
             print(f"batch_gen: {preview.plan.describe(options.output_dir)}", file=sys.stderr)
-            if listing:
+            if shown.listing:
                 print(format_listing(preview))
             else:
                 requests = count_requests(preview)
@@ -123,11 +190,12 @@ def _dry_run(
         estimate = None
         if options.check_models and preview.plan.to_run:  # checks the models too
             estimate = estimate_cost(preview, manifest, options)
-        if as_json:
+        if shown.as_json:
             document = plan_document(preview, output_dir=options.output_dir, estimate=estimate)
             _print_json(document)
         elif text and estimate is not None:
             print(estimate.line())
+        ci.after_dry_run(preview, estimate, options.output_dir)
     return EXIT_OK
 
 
@@ -138,7 +206,9 @@ def _print_json(document: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _run(manifest: Manifest, options: RunOptions, *, progress: bool, quiet: bool) -> int:
+def _run(
+    manifest: Manifest, options: RunOptions, *, progress: bool, quiet: bool, ci: CiOutputs
+) -> int:
     # Imported here: asyncio, aiohttp and the runner cost 0.15 s that `status` and dry runs
     # do without.
     import asyncio
@@ -163,10 +233,12 @@ def _run(manifest: Manifest, options: RunOptions, *, progress: bool, quiet: bool
         if translated is error:
             raise
         raise translated from error
+    summary.shard = options.shard.label if options.shard is not None else None
     status = summary.exit_status()
-    # The report first: after a hangup (SIGHUP) the terminal is gone and printing fails.
+    # The reports first: after a hangup (SIGHUP) the terminal is gone and printing fails.
     if options.report_path is not None:
         _write_report(options.report_path, summary, status=status)
+    ci.after_run(summary)
     _print_outcome(summary, status, output_dir=options.output_dir, quiet=quiet)
     return status
 

@@ -1,5 +1,6 @@
-"""``batch_gen status MANIFEST``: where each job stands, whether a run is in progress, and
-an exit status a script can test ("is everything done?"). Reads only."""
+"""``batch_gen status MANIFEST``: where each job stands, whether runs are in progress, and
+an exit status a script can test ("is everything done?"). Reads only: every shard's state
+together, as :func:`~batch_gen.state.journal.read_state` merges it."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from batch_gen.planning.status import (
     StatusReport,
     format_status,
     read_status,
+    runs_in_progress_line,
     status_of,
 )
+from batch_gen.state.folder import runs_in_progress
 from batch_gen.state.jobindex import read_job_index
-from batch_gen.state.layout import LOCK_NAME, STATE_DIR_NAME
-from batch_gen.state.lock import describe_holder, lock_holder
 from batch_gen.state.runinfo import read_run_info
 
 
@@ -35,11 +36,10 @@ def status_command(args: argparse.Namespace) -> int:
     # it (a third of the time of a 100,000-job status, measured).
     with gc_paused():
         report, output_dir = _status_report(args.manifest, args.output)
-        holder = lock_holder(output_dir / STATE_DIR_NAME / LOCK_NAME)
-        in_progress = describe_holder(holder) if holder is not None else None
+        in_progress = [run.describe() for run in runs_in_progress(output_dir)]
         if args.json:
-            if in_progress is not None and not args.quiet:
-                print(f"batch_gen: a run is in progress ({in_progress})", file=sys.stderr)
+            if in_progress and not args.quiet:
+                print(f"batch_gen: {runs_in_progress_line(in_progress)}", file=sys.stderr)
             _print_json(report)
         elif not args.quiet:
             limit = None if args.all else LISTED

@@ -30,6 +30,7 @@ class Owner(NamedTuple):
 class Sidecar(msgspec.Struct, frozen=True):
     """What a run reads back from a metadata file; other fields are ignored."""
 
+    id: str = ""  # the job's id, as the file's name says it too
     key: str = ""
     made_by: str | None = None
     manifest: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -95,23 +95,31 @@ def read_status(manifest: Manifest, output_dir: Path) -> StatusReport:
 LISTED = 20
 
 
+def runs_in_progress_line(runs: Sequence[str]) -> str:
+    """``a run is in progress (pid 7 on vm)``, or for several (shards) ``3 runs are in
+    progress (shard 1/4: pid 7 ...; shard 2/4: ...)``; ``runs`` describes each."""
+    if len(runs) == 1:
+        return f"a run is in progress ({runs[0]})"
+    return f"{len(runs)} runs are in progress ({'; '.join(runs)})"
+
+
 def format_status(
     report: StatusReport,
     *,
     output_dir: Path,
-    in_progress: str | None = None,
+    in_progress: Sequence[str] = (),
     limit: int | None = LISTED,
 ) -> str:
-    """The text of ``status``: the counts; that a run is in progress (``in_progress``
-    describes it), if one is; then one aligned row per unfinished job, the first ``limit``
-    of them (None: all) and how many more there are."""
+    """The text of ``status``: the counts; that runs are in progress (``in_progress``
+    describes each), if any are; then one aligned row per unfinished job, the first
+    ``limit`` of them (None: all) and how many more there are."""
     counts = report.counts()
     lines = [
         f"{len(report.rows)} jobs in {output_dir}: "
         + ", ".join(f"{count} {name}" for name, count in counts.items())
     ]
-    if in_progress is not None:
-        lines.append(f"a run is in progress ({in_progress}): these counts are changing")
+    if in_progress:
+        lines.append(f"{runs_in_progress_line(in_progress)}: these counts are changing")
     unfinished = [row for row in report.rows if row.status is not JobStatus.SUCCEEDED]
     shown = unfinished if limit is None else unfinished[:limit]
     width = max((len(row.id) for row in shown), default=0)

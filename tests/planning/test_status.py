@@ -111,7 +111,7 @@ def test_status_text_aligns_its_rows_and_says_a_run_is_in_progress() -> None:
         ("a", JobStatus.PENDING, 0),
         ("a-much-longer-id", JobStatus.RUNNING, 12),
     )
-    text = format_status(report, output_dir=Path("out"), in_progress="pid 7 on vm")
+    text = format_status(report, output_dir=Path("out"), in_progress=["pid 7 on vm"])
     lines = text.splitlines()
     assert lines[0] == "3 jobs in out: 1 succeeded, 0 failed, 1 pending, 1 running"
     assert lines[1] == "a run is in progress (pid 7 on vm): these counts are changing"
