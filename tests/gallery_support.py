@@ -20,6 +20,7 @@ from batch_gen.manifest import load_manifest
 from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus, Manifest
 from batch_gen.providers.registry import provider_for
 from batch_gen.runner.staging import image_roles, sidecar
+from batch_gen.shards import Shard, shard_number
 from batch_gen.state.journal import StateStore
 
 OWNER = Owner("offline simulator", None)
@@ -117,10 +118,17 @@ class Folder:
         self.records[job.id] = record
         return record
 
-    def save_state(self) -> None:
-        with StateStore.open(self.root) as store:
-            for record in self.records.values():
-                store.put(record)
+    def save_state(self, *, shards: int = 0) -> None:
+        """Record every job in the unsharded journal, or with ``shards`` in the journal of
+        the shard (of that many) each job falls in, as ``--shard K/N`` runs would."""
+        groups: dict[Shard | None, list[JobRecord]] = {}
+        for record in self.records.values():
+            shard = Shard(shard_number(record.id, shards), shards) if shards else None
+            groups.setdefault(shard, []).append(record)
+        for shard, records in groups.items():
+            with StateStore.open(self.root, shard=shard) as store:
+                for record in records:
+                    store.put(record)
 
 
 def make_folder(tmp_path: Path, jobs_yaml: str, *, defaults: str = "") -> Folder:

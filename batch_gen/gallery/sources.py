@@ -1,9 +1,10 @@
 """What the gallery reads from an output folder besides the images: the recorded state of
 every shard, merged, and the jobs' metadata files as documents.
 
-:func:`read_states` is the one place that knows where job records live: when shards keep
-state files of their own, it reads each of them, and the rest of the gallery already
-shows which shard recorded which job.
+:func:`read_states` is the gallery's one way to the job records: each journal of the
+folder on its own (:func:`batch_gen.state.journal.read_shard_states`), so that the page
+can say which shard recorded which job; :func:`merge_states` merges them as every reader
+of the state does (:func:`batch_gen.state.journal.merge_records`: the newest record wins).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import msgspec
 from batch_gen.files.naming import UnsafePathError
 from batch_gen.files.sidecar import metadata_path
 from batch_gen.models import JobRecord
-from batch_gen.state.journal import read_state
+from batch_gen.state.journal import merge_records, read_shard_states
 
 
 @dataclass(frozen=True, slots=True)
 class ShardState:
-    """The job records one state file holds: ``name`` is its shard (``"2/4"``), or None
-    for the folder's own state when it is not sharded."""
+    """The job records one journal holds: ``name`` is its shard (``"2/4"``), or None for
+    the journal of unsharded runs."""
 
     name: str | None
     records: Mapping[str, JobRecord]
@@ -32,8 +33,8 @@ class ShardState:
 
 @dataclass(frozen=True, slots=True)
 class MergedState:
-    """Every shard's records together: the newest record of each job, the shard that
-    recorded it (named shards only), and each named shard with its number of jobs."""
+    """Every journal's records together: the newest record of each job, the shard whose
+    journal holds it (named shards only), and each shard that holds any, with how many."""
 
     records: dict[str, JobRecord]
     shard_of: dict[str, str] = field(default_factory=dict)
@@ -41,36 +42,29 @@ class MergedState:
 
 
 def read_states(output_dir: Path) -> list[ShardState]:
-    """Every state the output folder holds, one per shard; never locks (a run may be
-    writing: its unfinished line is ignored)."""
-    return [ShardState(None, read_state(output_dir))]
+    """Every journal of the output folder, unsharded runs' first, then by shard; never
+    locks (runs may be writing: a line being written is ignored)."""
+    return [
+        ShardState(shard.label if shard is not None else None, records)
+        for shard, records in read_shard_states(output_dir)
+    ]
 
 
 def merge_states(states: Iterable[ShardState]) -> MergedState:
-    """The states of all shards as one: where two hold the same job (the shard count
-    changed between runs), the record updated last wins. Pure."""
-    records: dict[str, JobRecord] = {}
+    """The journals as one, as :func:`~batch_gen.state.journal.merge_records` merges
+    them, with the shard each winning record came from. Pure."""
+    listed = list(states)
+    records = merge_records([state.records for state in listed])
     shard_of: dict[str, str] = {}
-    for state in states:
-        for job_id, record in state.records.items():
-            known = records.get(job_id)
-            if known is not None and known.updated_at > record.updated_at:
-                continue
-            records[job_id] = record
-            if state.name is None:
-                shard_of.pop(job_id, None)
-            else:
-                shard_of[job_id] = state.name
     counts: dict[str, int] = {}
-    for name in shard_of.values():
-        counts[name] = counts.get(name, 0) + 1
-    return MergedState(records, shard_of, tuple(sorted(counts.items(), key=_shard_order)))
-
-
-def _shard_order(item: tuple[str, int]) -> tuple[int, str]:
-    """``2/4`` before ``10/16``: by shard number where the name starts with one."""
-    head = item[0].split("/", 1)[0]
-    return (int(head) if head.isdigit() else 0, item[0])
+    for state in listed:
+        if state.name is None:
+            continue
+        for job_id, record in state.records.items():
+            if records.get(job_id) is record:
+                shard_of[job_id] = state.name
+                counts[state.name] = counts.get(state.name, 0) + 1
+    return MergedState(records, shard_of, tuple(counts.items()))
 
 
 def read_sidecar(root: Path, job_id: str) -> dict[str, Any] | None:

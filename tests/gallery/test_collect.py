@@ -14,6 +14,7 @@ from batch_gen.gallery.versions import keep_version
 from batch_gen.manifest import load_manifest
 from batch_gen.models import JobRecord, JobStatus
 from batch_gen.pricing.catalog import Catalog, parse_catalog
+from batch_gen.shards import shard_number
 
 JOBS = """
 - id: boat
@@ -186,35 +187,38 @@ def test_merged_shards_keep_the_newest_record_and_name_its_shard() -> None:
 
     merged = merge_states(
         [
-            ShardState("1/2", {"a": record("a", 1), "b": record("b", 5)}),
+            ShardState(None, {"a": record("a", 3), "e": record("e", 1)}),
+            ShardState("1/2", {"a": record("a", 1), "b": record("b", 5), "e": record("e", 1)}),
             ShardState("2/2", {"b": record("b", 9), "c": record("c", 1)}),
-            ShardState("10/12", {"d": record("d", 1)}),
+            ShardState("1/3", {"d": record("d", 1)}),
         ]
     )
     assert merged.records["b"].updated_at == 9
-    assert merged.shard_of == {"a": "1/2", "b": "2/2", "c": "2/2", "d": "10/12"}
-    assert merged.shards == (("1/2", 1), ("2/2", 2), ("10/12", 1))
+    assert merged.records["a"].updated_at == 3
+    # A tie goes to the earlier journal, as every reader of the state merges them.
+    assert merged.shard_of == {"b": "2/2", "c": "2/2", "d": "1/3"}
+    assert merged.shards == (("2/2", 2), ("1/3", 1))
     plain = merge_states([ShardState(None, {"a": record("a", 1)})])
     assert plain.shard_of == {}
     assert plain.shards == ()
 
 
-def test_shards_show_on_their_jobs(folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
-    records = dict(folder.records)
-    states = [
-        ShardState("1/2", {key: value for key, value in records.items() if key < "c"}),
-        ShardState("2/2", {key: value for key, value in records.items() if key >= "c"}),
-    ]
-    monkeypatch.setattr("batch_gen.gallery.collect.read_states", lambda root: states)
+def test_shards_show_on_their_jobs(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path, JOBS)
+    for job_id in ("boat", "pair", "castle"):
+        folder.succeed(job_id)
+    folder.fail("broken", "refused")
+    folder.save_state(shards=2)
     gallery = collect(folder.manifest, folder.root)
-    assert {job.id: job.shard for job in gallery.jobs} == {
-        "boat": "1/2",
-        "pair": "2/2",
-        "broken": "1/2",
-        "later": None,
-        "castle": "2/2",
+    expected = {
+        job_id: f"{shard_number(job_id, 2)}/2" for job_id in ("boat", "pair", "castle", "broken")
     }
-    assert gallery.shards == (("1/2", 2), ("2/2", 2))
+    assert {job.id: job.shard for job in gallery.jobs} == {**expected, "later": None}
+    assert {job.id: job.status for job in gallery.jobs}["boat"] == "succeeded"
+    counts: dict[str, int] = {}
+    for name in expected.values():
+        counts[name] = counts.get(name, 0) + 1
+    assert dict(gallery.shards) == counts
 
 
 def test_lost_state_is_adopted_from_the_metadata_files(folder: Folder) -> None:

@@ -10,14 +10,12 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from gallery_support import make_folder
 
 from batch_gen.gallery import write_gallery
 from batch_gen.gallery.collect import Gallery, collect
 from batch_gen.gallery.render import embed_json, href, render_page, summary_line
 from batch_gen.gallery.script import SCRIPT
-from batch_gen.gallery.sources import ShardState
 from batch_gen.gallery.style import STYLE
 
 BUILT = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
@@ -148,11 +146,10 @@ def test_the_summary_line(tmp_path: Path) -> None:
     )
 
 
-def test_the_summary_names_the_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_summary_names_the_shards(tmp_path: Path) -> None:
     folder = make_folder(tmp_path, "- id: a\n  prompt: A.\n- id: b\n  prompt: B.")
     folder.succeed("a")
     folder.succeed("b")
-    states = [ShardState("1/2", {"a": folder.records["a"]}), ShardState("2/2", {})]
-    monkeypatch.setattr("batch_gen.gallery.collect.read_states", lambda root: states)
+    folder.save_state(shards=1)
     gallery = collect(folder.manifest, folder.root)
-    assert summary_line(gallery).endswith(" · shards: 1/2 (1 job)")
+    assert summary_line(gallery).endswith(" · shards: 1/1 (2 jobs)")
