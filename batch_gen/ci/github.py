@@ -15,6 +15,7 @@ Escaping follows GitHub's runner (``ActionCommand``): in a message ``%``, ``\\r`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,13 @@ def in_github_actions(environ: Mapping[str, str]) -> bool:
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message, as the runner decodes it back."""
+    """A workflow command's message, as the runner decodes it back (a lone surrogate,
+    which cannot be printed as UTF-8, becomes U+FFFD)."""
+    text = _SURROGATE.sub("\ufffd", text)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def escape_property(text: str) -> str:

@@ -7,6 +7,7 @@ Pure.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
 # Bytes kept free for what closes a block (``</details>``) and the note that says how
@@ -14,10 +15,20 @@ from collections.abc import Iterable, Sequence
 RESERVE = 600
 
 
+# Control characters and lone surrogates: no Markdown needs them, and a lone surrogate
+# cannot even be written as UTF-8.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _flat(text: object) -> str:
+    """``text`` on one line, runs of white space as one space, nothing unprintable."""
+    return _UNPRINTABLE.sub("\ufffd", " ".join(str(text).split()))
+
+
 def cell(text: object) -> str:
     """``text`` as one table cell: HTML escaped (GitHub renders HTML in Markdown), ``|``
     escaped, line breaks as spaces, Markdown emphasis characters made literal."""
-    flat = " ".join(str(text).split())
+    flat = _flat(text)
     escaped = html.escape(flat, quote=False).replace("|", "&#124;")
     for mark in ("\\", "*", "_", "`", "[", "]"):
         escaped = escaped.replace(mark, "\\" + mark)
@@ -26,7 +37,7 @@ def cell(text: object) -> str:
 
 def code(text: object) -> str:
     """``text`` as inline code in a table cell (a job id, a file name)."""
-    flat = " ".join(str(text).split())
+    flat = _flat(text)
     return "<code>" + html.escape(flat, quote=False).replace("|", "&#124;") + "</code>"
 
 

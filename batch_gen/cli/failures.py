@@ -22,9 +22,16 @@ import errno
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from batch_gen.ci.github import (
+    Annotation,
+    annotation_lines,
+    in_github_actions,
+    repository_path,
+)
 from batch_gen.cli.debug import LOGGER
 from batch_gen.cli.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from batch_gen.errors import (
@@ -106,14 +113,41 @@ def in_output_folder(error: OSError, folder: Path) -> OSError | UnwritablePathEr
     )
 
 
-def report_failure(error: BaseException, *, debug: bool) -> int:
+def report_failure(
+    error: BaseException, *, debug: bool, environ: Mapping[str, str] = os.environ
+) -> int:
     """Tell the user about ``error`` in one line (after its traceback, with ``debug``,
-    through the redacting debug log) and return the exit status."""
+    through the redacting debug log) and return the exit status. Under GitHub Actions,
+    annotate it too: a manifest's problems at their lines."""
     failure = failure_of(error)
     if debug and not isinstance(error, KeyboardInterrupt):
         logging.getLogger(LOGGER).debug("traceback", exc_info=error)
     print(f"batch_gen: {failure.message}", file=sys.stderr)
+    if in_github_actions(environ) and not isinstance(error, KeyboardInterrupt):
+        with contextlib.suppress(OSError):
+            print("\n".join(failure_annotations(error, failure, environ)), flush=True)
     return failure.status
+
+
+def failure_annotations(
+    error: BaseException, failure: Failure, environ: Mapping[str, str]
+) -> list[str]:
+    """The workflow commands that annotate ``error``: each problem of a manifest at its
+    file and line (10, then a notice with the rest), else the one line as an error."""
+    error = _first_real(error)
+    if not isinstance(error, ManifestError):
+        return [Annotation("error", failure.message, title="batch_gen").command()]
+    found = [
+        Annotation(
+            "error",
+            f"{problem.field}: {problem.message}" if problem.field else problem.message,
+            title="batch_gen: manifest problem",
+            file=repository_path(Path(problem.file), environ),
+            line=problem.line,
+        )
+        for problem in error.problems
+    ]
+    return annotation_lines(found, rest="{count} more manifest problems: see the log")
 
 
 def _absolute(filename: object) -> str | None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from batch_gen.cli.exits import EXIT_OK
 from batch_gen.config import provider_identity
+from batch_gen.errors import OutputLockedError
 from batch_gen.files.naming import resolve_inside
 from batch_gen.manifest import load_manifest
 from batch_gen.planning.prune import Prune, format_prune, plan_prune
-from batch_gen.state.folder import hold_folder
+from batch_gen.state.folder import hold_folder, runs_in_progress
 from batch_gen.state.layout import STATE_DIR_NAME
 from batch_gen.state.lock import release_lock
 
@@ -31,8 +32,15 @@ def prune_command(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(format_prune(found, manifest=name, deleted=False))
         return EXIT_OK
+    running = runs_in_progress(output_dir)
+    if running:
+        raise OutputLockedError(
+            f"the output folder {os.path.abspath(output_dir)} is in use by"
+            f" {'; '.join(run.describe() for run in running)}: prune --delete removes"
+            " nothing while a run holds the folder; run it again when that run has finished"
+        )
     (output_dir / STATE_DIR_NAME).mkdir(exist_ok=True)
-    lock_fd, _ = hold_folder(output_dir, None)  # refuses while any run holds the folder
+    lock_fd, _ = hold_folder(output_dir, None)  # a run that started since is refused too
     try:
         found = plan_prune(manifest, output_dir)
         remove(found)
