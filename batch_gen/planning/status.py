@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from batch_gen.models import JobRecord, JobStatus, Manifest
 from batch_gen.planning.on_disk import OnDisk, survey
 from batch_gen.state.journal import read_state
@@ -21,16 +23,27 @@ class JobStatusRow(NamedTuple):  # built 100,000 times for a large manifest: a f
     record: JobRecord | None  # only when it belongs to the job's current key
     note: str  # why, when the status is not simply the recorded one
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JobJson:
+        """The row as ``status --json`` shows it (a Struct msgspec encodes as an object:
+        100,000 of them build and encode in half the time of dicts)."""
         record = self.record
-        return {
-            "id": self.id,
-            "key": self.key,
-            "status": self.status.value,
-            "attempts": record.attempts if record else 0,
-            "files": list(record.files) if record else [],
-            "error": (record.error if record and self.status is JobStatus.FAILED else None),
-        }
+        if record is None:
+            return JobJson(self.id, self.key, self.status.value, 0, [], None)
+        error = record.error if self.status is JobStatus.FAILED else None
+        return JobJson(
+            self.id, self.key, self.status.value, record.attempts, list(record.files), error
+        )
+
+
+class JobJson(msgspec.Struct):
+    """One job of ``status --json``, its fields in the documented order."""
+
+    id: str
+    key: str
+    status: str
+    attempts: int
+    files: list[str]
+    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
