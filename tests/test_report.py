@@ -121,7 +121,8 @@ def test_the_report_document_keeps_its_fields() -> None:
     document = report_document(summary)
     assert list(document) == [
         "manifest", "provider", "started_at", "shard", "total", "succeeded", "failed",
-        "skipped", "not_run", "requests", "retries", "ambiguous_retries", "ambiguous_jobs", "images",
+        "skipped", "not_run", "requests", "retries", "ambiguous_retries", "ambiguous_jobs",
+        "images",
         "bytes", "tokens", "cost_usd", "unpriced_jobs", "possibly_billed",
         "possibly_billed_usd", "budget_stop", "wall_seconds", "interrupted", "aborted",
         "exit_status", "output_dir", "jobs",
