@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,19 @@ class DevTools:
             raise ProtocolError(f"{method}: {answer['error']}")
         result: dict[str, Any] = answer.get("result", {})
         return result
+
+    async def until(self, method: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Wait for an event ``method`` for which ``done`` holds, looking at every such
+        event received since the connection opened (none can slip by between two waits).
+        Bound it with ``asyncio.timeout``."""
+        seen = 0
+        while True:
+            matching = [params for _, name, params in self.events if name == method]
+            for params in matching[seen:]:
+                if done(params):
+                    return params
+            seen = len(matching)
+            await asyncio.sleep(0.05)
 
     def expect(self, method: str, *, session: str | None = None) -> asyncio.Future[dict[str, Any]]:
         """A future for the next event ``method``: ask before causing the event."""

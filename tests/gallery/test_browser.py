@@ -4,7 +4,6 @@ tests use it as a person would, with keys and clicks, reading the answer from th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import time
@@ -178,10 +177,9 @@ async def test_rejections_export_the_expected_file(
     assert await page.evaluate(CARDS + ".length") == 5
     await page.click("[data-filter=rejected]")
     assert await page.evaluate(CARDS) == ["boat", "castle"]
-    done = page.tools.expect("Browser.downloadProgress")
     await page.click("#export")
-    while (await asyncio.wait_for(done, 20))["state"] != "completed":
-        done = page.tools.expect("Browser.downloadProgress")
+    async with asyncio.timeout(20):
+        await page.tools.until("Browser.downloadProgress", lambda e: e["state"] == "completed")
     exported = json.loads((downloads / "jobs.rejected.json").read_text())
     records = folder.records
     assert exported == {
