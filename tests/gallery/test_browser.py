@@ -4,6 +4,7 @@ tests use it as a person would, with keys and clicks, reading the answer from th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
