@@ -91,11 +91,12 @@ class ReturnedImage:
     """One image in an answer: its bytes, its base64 text, or a URL to fetch at once.
 
     Base64 is kept undecoded so that the runner can decode it off the event loop, together
-    with hashing and writing (see :func:`inline_bytes`).
+    with hashing and writing (see :func:`inline_bytes`): as text, or as a view of the
+    answer's bytes where the JSON was decoded around it (see :mod:`.lifted`).
     """
 
     data: bytes | None = None
-    b64: str | None = None
+    b64: str | memoryview | None = None
     url: str | None = None
     revised_prompt: str | None = None
 

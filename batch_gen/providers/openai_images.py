@@ -29,6 +29,7 @@ from .base import (
     ReturnedImage,
     Synchronous,
 )
+from .lifted import Lifted, decode_lifting
 
 ENDPOINT = "/v1/images/generations"
 
@@ -227,11 +228,13 @@ def parse_generation(body: bytes, request_id: str | None = None) -> Generation:
     inside a 200 (some gateways do this) is translated like an error status.
     """
     try:
-        document = msgspec.json.decode(body)
+        # The base64 of the images stays as the answer's bytes (see lifted.py).
+        lifted = decode_lifting(body, "b64_json", ("data",))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise BadResponseError(
             "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
         ) from exc
+    document = lifted.document
     if not isinstance(document, dict):
         raise BadResponseError("the answer is not a JSON object", ambiguous=True)
     if "error" in document and not document.get("data"):
@@ -239,7 +242,7 @@ def parse_generation(body: bytes, request_id: str | None = None) -> Generation:
     items = document.get("data")
     if not isinstance(items, list) or not items:
         raise BadResponseError("the answer carries no image", ambiguous=True, request_id=request_id)
-    images = tuple(_parse_item(item, request_id) for item in items)
+    images = tuple(_parse_item(item, request_id, lifted) for item in items)
     usage = document.get("usage")
     created = document.get("created")
     extra = {
@@ -256,13 +259,16 @@ def parse_generation(body: bytes, request_id: str | None = None) -> Generation:
     )
 
 
-def _parse_item(item: Any, request_id: str | None) -> ReturnedImage:
+def _parse_item(item: Any, request_id: str | None, lifted: Lifted) -> ReturnedImage:
     if not isinstance(item, dict):
         raise BadResponseError("an image entry is not an object", ambiguous=True)
     revised = item.get("revised_prompt")
     revised_prompt = revised if isinstance(revised, str) and revised else None
     encoded = item.get("b64_json")
-    if isinstance(encoded, str) and encoded:
+    raw = lifted.value(encoded)
+    if raw is not None and len(raw):
+        return ReturnedImage(b64=raw, revised_prompt=revised_prompt)
+    if isinstance(encoded, str) and encoded and raw is None:
         return ReturnedImage(b64=encoded, revised_prompt=revised_prompt)
     url = item.get("url")
     if isinstance(url, str) and url:
