@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -100,13 +101,18 @@ class ConcurrencyController:
 
 
 class AdaptiveSlots:
-    """A semaphore whose size follows a :class:`ConcurrencyController`."""
+    """A semaphore whose size follows a :class:`ConcurrencyController`.
+
+    Giving a slot back never waits (:meth:`give_back`): it runs once per request, and a
+    lock and a task for it would cost more than the rest of the bookkeeping. Waiters are
+    served first come, first served.
+    """
 
     def __init__(self, maximum: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.controller = ConcurrencyController(maximum=maximum)
         self._clock = clock
         self._in_use = 0
-        self._changed = asyncio.Condition()
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def limit(self) -> int:
@@ -120,27 +126,46 @@ class AdaptiveSlots:
         return self._in_use < self.controller.limit
 
     def try_acquire(self) -> float | None:
-        """Take a free slot without waiting; None when none is free."""
-        if self._in_use < self.controller.limit and not self._changed.locked():
+        """Take a free slot without waiting; None when none is free (or others wait)."""
+        if self._in_use < self.controller.limit and not self._waiters:
             self._in_use += 1
             return self._clock()
         return None
 
     async def acquire(self) -> float:
         """Take a slot; return the time it was taken (pass it back to :meth:`release`)."""
-        async with self._changed:
-            await self._changed.wait_for(self.free)
-            self._in_use += 1
+        taken_at = self.try_acquire()
+        if taken_at is not None:
+            return taken_at
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # resolved with the slot already counted as ours
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give_back(0.0)  # handed a slot, then cancelled: pass it on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
         return self._clock()
+
+    def give_back(
+        self, taken_at: float, *, rate_limited: bool = False, succeeded: bool = False
+    ) -> None:
+        """Give the slot back, telling the controller how the request went."""
+        self._in_use -= 1
+        if rate_limited:
+            self.controller.on_rate_limited(sent_at=taken_at, now=self._clock())
+        elif succeeded:
+            self.controller.on_success()
+        while self._waiters and self._in_use < self.controller.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_use += 1
+                waiter.set_result(None)
 
     async def release(
         self, taken_at: float, *, rate_limited: bool = False, succeeded: bool = False
     ) -> None:
-        """Give the slot back, telling the controller how the request went."""
-        async with self._changed:
-            self._in_use -= 1
-            if rate_limited:
-                self.controller.on_rate_limited(sent_at=taken_at, now=self._clock())
-            elif succeeded:
-                self.controller.on_success()
-            self._changed.notify_all()
+        """:meth:`give_back`, for callers that await it."""
+        self.give_back(taken_at, rate_limited=rate_limited, succeeded=succeeded)

@@ -105,3 +105,27 @@ def test_negative_rate_is_refused() -> None:
     """A negative rate is a programming error."""
     with pytest.raises(ValueError, match="rpm"):
         RateLimiter(-1)
+
+
+async def test_a_slot_goes_to_the_first_waiter_and_a_cancelled_one_passes_it_on() -> None:
+    """Waiters are served in order; one cancelled while waiting (or just after being handed
+    a slot) leaves no slot taken for nothing."""
+    slots = AdaptiveSlots(1)
+    held = await slots.acquire()
+    order: list[str] = []
+
+    async def user(name: str) -> None:
+        taken = await slots.acquire()
+        order.append(name)
+        slots.give_back(taken, succeeded=True)
+
+    first = asyncio.create_task(user("first"))
+    second = asyncio.create_task(user("second"))
+    third = asyncio.create_task(user("third"))
+    await asyncio.sleep(0)
+    first.cancel()
+    slots.give_back(held, succeeded=True)  # hands the slot to "first", already cancelled
+    second.cancel()
+    await asyncio.gather(first, second, third, return_exceptions=True)
+    assert order == ["third"]
+    assert slots.in_use == 0

@@ -145,10 +145,9 @@ class Admission:
         return await self.stopping.unless_stopped(self.slots.acquire())
 
     async def release(self, taken_at: float, *, rate_limited: bool, succeeded: bool) -> None:
-        """Give the slot back, telling the concurrency controller how the request went."""
-        await asyncio.shield(
-            self.slots.release(taken_at, rate_limited=rate_limited, succeeded=succeeded)
-        )
+        """Give the slot back, telling the concurrency controller how the request went.
+        Never suspends, so a cancellation cannot cut it short."""
+        self.slots.give_back(taken_at, rate_limited=rate_limited, succeeded=succeeded)
 
     async def call_slot(self) -> None:
         """Before each HTTP call: the rate limit (its own slot for every call), then any
