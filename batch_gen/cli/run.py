@@ -1,6 +1,7 @@
 """``batch_gen run MANIFEST``: the run's options, the checks made before anything is sent
-(the output folder and ``--report`` can be written), then the dry run or the run, and what
-is printed and written at its end.
+(the output folder, ``--report``, ``--junit`` and ``--plan-md`` can be written), then the
+dry run or the run (of one shard's jobs, with ``--shard``), and what is printed and written
+at its end (for CI: :mod:`.ci`).
 
 ``--quiet`` prints only errors: nothing for a run that ends with exit status 0, else the
 summary's first line (and why the run was aborted, if it was) on stderr. ``--json`` output
