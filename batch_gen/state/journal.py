@@ -196,16 +196,20 @@ def read_shard_states(output_dir: Path) -> list[tuple[Shard | None, dict[str, Jo
 
 def merge_records(states: Iterable[Mapping[str, JobRecord]]) -> dict[str, JobRecord]:
     """Several journals' records as one: for a job that more than one holds, the record
-    updated last (``updated_at``) wins; on a tie, the earlier journal's. Pure."""
+    updated last (``updated_at``) wins; on a tie, the earlier journal's. Pure.
+
+    Shards of one N hold disjoint jobs, so only the ids two journals share are compared
+    one by one (found with set operations); the rest are taken whole.
+    """
     merged: dict[str, JobRecord] = {}
     for records in states:
-        if not merged:
+        shared = merged.keys() & records.keys()
+        if not shared:
             merged.update(records)
             continue
-        for job_id, record in records.items():
-            known = merged.get(job_id)
-            if known is None or record.updated_at > known.updated_at:
-                merged[job_id] = record
+        newer = {i: records[i] for i in shared if records[i].updated_at > merged[i].updated_at}
+        merged.update({i: r for i, r in records.items() if i not in shared})
+        merged.update(newer)
     return merged
 
 
