@@ -68,8 +68,9 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	    $(BIN)/python -m pip install --quiet -e '.[test]' 'matplotlib>=3.8'; }
 	touch $(BENCH_STAMP)
 
+# make bench BENCH_ARGS=--million adds --dry-run and status over a million jobs (~3 min more).
 bench: $(BENCH_STAMP)
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -28,8 +28,15 @@ from typing import Any, Self
 from workload import MODEL, Prompt
 
 # Variables of the user's shell that would change what batch_gen does; children get only
-# what the benchmark sets.
-_SCRUBBED = ("COMETAPI_KEY", "COMETAPI_BASE_URL", "BATCH_GEN_RETRY_SCALE")
+# what the benchmark sets. PYTHONDONTWRITEBYTECODE too: an installed package has its
+# bytecode compiled, and a child that compiled every module at each start would time that.
+_SCRUBBED = (
+    "COMETAPI_KEY",
+    "COMETAPI_BASE_URL",
+    "BATCH_GEN_RETRY_SCALE",
+    "BATCH_GEN_OFFLINE_LATENCY",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +201,18 @@ class SimulatorProcess:
         # utime and stime, fields 14 and 15 of proc(5): indexes 11 and 12 after the name.
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def measure(self, argv: Sequence[str], *, env: Mapping[str, str], log: Path) -> ServedRun:
+    def measure(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        log: Path,
+        stdout: Path | None = None,
+    ) -> ServedRun:
         """Measure a client run against this simulator (see :func:`measure`), with the
         server's CPU over the same span and its stats, which are then reset."""
         before = self.cpu_seconds()
-        measurement = measure(argv, env=env, log=log)
+        measurement = measure(argv, env=env, log=log, stdout=stdout)
         server_cpu = self.cpu_seconds() - before
         stats = self.stats()
         self.reset()

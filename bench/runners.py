@@ -6,6 +6,9 @@
 Each one requests every prompt of the manifest once, decodes the base64 image and writes
 ``<id>.png`` into ``--out``. None of them keeps state or retries: they do the same work as
 batch_gen minus everything that makes a batch resumable, which is the point of comparing.
+On stdout each prints ``{"work_seconds": S}``: its own wall time from setting up its first
+request to writing its last file, start-up excluded (what batch_gen's report calls
+``wall_seconds``).
 
 Exit status: 0 every image written; 1 a request failed (the traceback says which);
 3 the runner's library is not installed.
@@ -20,6 +23,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -152,9 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     jobs = list(read_manifest(args.manifest))
     args.out.mkdir(parents=True, exist_ok=True)
     _, runner = RUNNERS[args.runner]
+    started = time.perf_counter()
     asyncio.run(
         runner(jobs, url=args.url, key=args.key, out=args.out, concurrency=args.concurrency)
     )
+    print(json.dumps({"work_seconds": time.perf_counter() - started}))
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODEL = "gpt-image-2"
+SMALL_SIZE = "256x256"  # for runs that measure scheduling, not bytes
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # A few subjects and settings so prompts read like a real catalogue; the number makes each
