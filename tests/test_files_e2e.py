@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -60,7 +61,8 @@ async def test_an_offline_run_never_replaces_a_real_runs_images(
         sent = sim.stats.total_requests
         sidecar = json.loads((out / "job-01.json").read_text())
         assert sidecar["made_by"] == sim.base_url.split("//")[1].rstrip("/")
-        assert sidecar["manifest"] == str(manifest.resolve())
+        # The manifest from the output folder: a moved checkout still owns its images.
+        assert sidecar["manifest"] == os.path.relpath(manifest.resolve(), out.resolve())
         before = _snapshot(out)
 
         offline_env = cli_env(None, key=None)
@@ -132,6 +134,27 @@ async def test_a_manifest_finds_its_output_from_any_working_directory(
     assert f"output {project / 'out'}: 0 of 3 jobs already done; 3 to run" in first.err
     assert f"output {project / 'out'}: 3 of 3 jobs already done; 0 to run" in again.err
     assert not (elsewhere / "out").exists()
+
+
+async def test_a_checkout_moved_elsewhere_still_owns_its_images(
+    tmp_path: Path, simulator: SimFactory
+) -> None:
+    """A project copied to another path (a CI runner's workspace, a colleague's clone),
+    output folder included, without its state: every image is adopted, nothing is sent
+    and nothing is refused as another manifest's."""
+    project = tmp_path / "project"
+    project.mkdir()
+    write_manifest(project, PROMPTS)  # output.dir: out
+    async with simulator() as sim:
+        env = cli_env(sim.base_url)
+        first = await run_cli(["run", "project/jobs.yaml"], cwd=tmp_path, env=env)
+        moved = tmp_path / "moved" / "clone"
+        shutil.copytree(project, moved)
+        shutil.rmtree(moved / "out" / ".batch_gen")
+        again = await run_cli(["run", "jobs.yaml"], cwd=moved, env=env)
+        assert sim.stats.total_requests == len(PROMPTS)
+    assert first.code == again.code == 0, first.text + again.text
+    assert "3 of 3 jobs already done" in again.err
 
 
 async def test_a_lost_state_folder_costs_nothing(tmp_path: Path, simulator: SimFactory) -> None:

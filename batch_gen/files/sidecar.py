@@ -7,6 +7,7 @@ and sha256, so that a run can adopt the images again when the state is lost.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,10 +19,22 @@ from batch_gen.files.naming import UnsafePathError, resolve_inside
 from batch_gen.models import ImageRecord
 
 
+def manifest_reference(manifest: Path, root: Path) -> str:
+    """How a metadata file in ``root`` names the manifest its images were made for: the
+    manifest's path relative to the output folder ('/'-separated).
+
+    Relative, so that a checkout moved or cloned elsewhere (a CI runner's workspace, a
+    colleague's machine), output folder and all, still owns its images; a different
+    manifest is a different path from the same folder.
+    """
+    relative = os.path.relpath(manifest.resolve(), root.resolve())
+    return Path(relative).as_posix()
+
+
 class Owner(NamedTuple):
     """Who made a job's images: ``made_by`` is the provider (the base URL's host, or the
-    offline simulator), ``manifest`` the manifest's absolute path; None where not known
-    (a metadata file written before they were recorded)."""
+    offline simulator), ``manifest`` the manifest as :func:`manifest_reference` names it;
+    None where not known (a metadata file written before they were recorded)."""
 
     made_by: str | None
     manifest: str | None

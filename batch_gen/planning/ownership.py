@@ -153,7 +153,7 @@ def refusal(found: Sequence[AtRisk], us: Owner, *, root: Path, dry_run: bool = F
     """The one line that stops a run: what it would replace in ``root``, whose, and how to
     go on."""
     files = sorted({item.file for item in found})
-    makers = sorted({_maker(item.owner, us) for item in found})
+    makers = sorted({_maker(item.owner, us, root) for item in found})
     shown = ", ".join(files[:2]) + (f" and {len(files) - 2} more" if len(files) > 2 else "")
     images = f"{len(files)} image{'s' if len(files) != 1 else ''}"
     head = "a run would stop here" if dry_run else "stopped before sending anything"
@@ -164,9 +164,11 @@ def refusal(found: Sequence[AtRisk], us: Owner, *, root: Path, dry_run: bool = F
     )
 
 
-def _maker(owner: Owner, us: Owner) -> str:
+def _maker(owner: Owner, us: Owner, root: Path) -> str:
     if owner.made_by == OFFLINE_MAKER and us.made_by != OFFLINE_MAKER:
         return f"by the {OFFLINE_MAKER}"
     if owner.made_by not in (None, us.made_by):
         return f"by {owner.made_by}"
-    return f"for another manifest ({owner.manifest})"
+    # Metadata names the manifest from the output folder; a person reads a full path.
+    where = os.path.normpath(os.path.join(os.path.abspath(root), owner.manifest or "?"))
+    return f"for another manifest ({where})"

@@ -4,7 +4,7 @@ that the assets follow the prompts, as ``make`` users expect.
 Only files batch_gen made for this manifest are ever named: a job is found through the
 state and through the metadata files (``<id>.json``) of the output folder, and it is
 taken only when its metadata file says batch_gen made it for this manifest (``manifest``,
-its absolute path) and the job is not in the manifest any more; its files are the ones
+its path from the output folder) and the job is not in the manifest any more; its files are the ones
 that metadata file and the job's state record list. A file that a job of the manifest
 also names (a recorded file, or the name the file-name template gives it) is kept.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from batch_gen.files.atomic import IMAGE_EXTENSIONS
 from batch_gen.files.naming import EXT_MARK, UnsuffixedNames, is_safe
-from batch_gen.files.sidecar import Sidecar, read_metadata
+from batch_gen.files.sidecar import Sidecar, manifest_reference, read_metadata
 from batch_gen.models import JobRecord, Manifest
 from batch_gen.state.journal import read_state
 from batch_gen.state.layout import STATE_DIR_NAME
@@ -62,7 +62,7 @@ def plan_prune(
     if records is None:
         records = read_state(output_dir)
     current = {job.id.casefold() for job in manifest.jobs}
-    ours = str(manifest.path.resolve())
+    ours = manifest_reference(manifest.path, output_dir)
     candidates = {job_id for job_id in records if job_id.casefold() not in current}
     candidates.update(i for i in metadata_ids(output_dir) if i.casefold() not in current)
     removed, unclaimed = [], 0

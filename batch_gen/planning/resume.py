@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from batch_gen.config import RunOptions
-from batch_gen.files.sidecar import Owner
+from batch_gen.files.sidecar import Owner, manifest_reference
 from batch_gen.manifest import key_for
 from batch_gen.models import JobRecord, Manifest
 from batch_gen.planning.on_disk import OnDisk, survey
@@ -42,7 +42,7 @@ class Resume:
 
 def run_owner(manifest: Manifest, options: RunOptions) -> Owner:
     """Who a run is, as its metadata files record it."""
-    return Owner(options.maker, str(manifest.path.resolve()))
+    return Owner(options.maker, manifest_reference(manifest.path, options.output_dir))
 
 
 def resume(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support import write_text
 
+from batch_gen.files.sidecar import manifest_reference
 from batch_gen.manifest import load_manifest
 from batch_gen.models import ImageRecord, JobRecord, JobStatus, Manifest
 from batch_gen.planning.prune import format_prune, metadata_ids, plan_prune
@@ -49,7 +50,7 @@ def test_only_jobs_made_for_this_manifest_and_gone_from_it(
     tmp_path: Path, manifest: Manifest
 ) -> None:
     root = tmp_path / "out"
-    ours = str(manifest.path.resolve())
+    ours = manifest_reference(manifest.path, root)
     made(root, "keep", manifest=ours)
     made(root, "gone", manifest=ours)
     made(root, "icons/old", manifest=ours)
@@ -76,7 +77,7 @@ def test_only_jobs_made_for_this_manifest_and_gone_from_it(
 
 
 def test_ids_are_compared_ignoring_case(tmp_path: Path, manifest: Manifest) -> None:
-    made(tmp_path / "out", "BOAT", manifest=str(manifest.path.resolve()))
+    made(tmp_path / "out", "BOAT", manifest=manifest_reference(manifest.path, tmp_path / "out"))
     assert plan_prune(manifest, tmp_path / "out").removed == ()
 
 
@@ -84,7 +85,7 @@ def test_a_file_a_job_of_the_manifest_names_is_kept(tmp_path: Path, manifest: Ma
     """A removed job 'a' of two images wrote a-1.png; the manifest's job 'a-1' is named
     a-1.<ext> too: that file stays, whatever its extension."""
     root = tmp_path / "out"
-    made(root, "a", manifest=str(manifest.path.resolve()), files=("a-1.webp", "a-2.png"))
+    made(root, "a", manifest=manifest_reference(manifest.path, root), files=("a-1.webp", "a-2.png"))
     found = plan_prune(manifest, root)
     (job,) = found.removed
     assert job.files == ("a-2.png", "a.json")
@@ -98,7 +99,7 @@ def test_the_state_finds_older_files_and_unowned_jobs_stay(
     tmp_path: Path, manifest: Manifest
 ) -> None:
     root = tmp_path / "out"
-    made(root, "gone", manifest=str(manifest.path.resolve()), files=("gone-v2.png",))
+    made(root, "gone", manifest=manifest_reference(manifest.path, root), files=("gone-v2.png",))
     (root / "gone-v1.png").write_bytes(b"the version before")
     (root / "lost.png").write_bytes(b"its metadata file was deleted")
     image = ImageRecord(number=1, file="gone-v1.png", sha256="1" * 64, bytes=18)
@@ -109,7 +110,7 @@ def test_the_state_finds_older_files_and_unowned_jobs_stay(
         evil = ImageRecord(number=1, file="../outside.png", sha256="3" * 64, bytes=1)
         store.put(JobRecord(id="gone2", key="k", status=JobStatus.SUCCEEDED, images=(evil,)))
     (tmp_path / "outside.png").write_bytes(b"x")
-    made(root, "gone2", manifest=str(manifest.path.resolve()))
+    made(root, "gone2", manifest=manifest_reference(manifest.path, root))
     found = plan_prune(manifest, root)
     assert [(job.job_id, job.files) for job in found.removed] == [
         ("gone", ("gone-v2.png", "gone-v1.png", "gone.json")),
