@@ -9,6 +9,7 @@ from typing import Any
 
 from .models import JobRecord
 from .planning.plan import Plan, Reason
+from .pricing.catalog import Catalog
 from .usage import Tokens
 
 
@@ -46,6 +47,7 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     output_dir: str = ""
     shard: str | None = None  # ``3/4`` for a run of --shard 3/4: its counts are the shard's
+    catalog: Catalog | None = None  # the model catalog the run loaded (its preflight), if any
 
     @property
     def already_done(self) -> int:

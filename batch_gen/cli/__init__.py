@@ -2,7 +2,8 @@
 an exit status. Nothing else lives here.
 
 - :mod:`.parser`: the grammar, the help, one-line usage errors;
-- :mod:`.run`, :mod:`.status`, :mod:`.prune`, :mod:`.models`: one module per subcommand
+- :mod:`.run`, :mod:`.status`, :mod:`.gallery`, :mod:`.prune`, :mod:`.models`: one
+  module per subcommand
   (:mod:`.ci`: what a run writes for CI: JUnit, the GitHub step summary, annotations);
 - :mod:`.failures`: the one place where an exception becomes one line and an exit status
   (:mod:`.exits` lists them); :mod:`.debug`: ``--debug``'s log, the key redacted.
@@ -48,6 +49,10 @@ def _command(name: str) -> Callable[..., int]:
         from batch_gen.cli.status import status_command
 
         return status_command
+    if name == "gallery":
+        from batch_gen.cli.gallery import gallery_command
+
+        return gallery_command
     if name == "prune":
         from batch_gen.cli.prune import prune_command
 

@@ -55,6 +55,13 @@ exit status (for scripts: "is everything done?"):
   2    the manifest or the command line is invalid
 """
 
+GALLERY_EPILOG = """\
+exit status:
+  0    the page is written; its path is printed
+  2    the manifest or the command line is invalid
+  3    the page cannot be written
+"""
+
 PRUNE_EPILOG = """\
 exit status:
   0    listed (or, with --delete, removed)
@@ -166,7 +173,8 @@ def _add_common(parser: argparse.ArgumentParser, *, quiet: bool) -> None:
 
 
 def build_parser() -> Parser:
-    """The whole command line: ``run``, ``status``, ``prune``, ``models`` and ``simulator``."""
+    """The whole command line: ``run``, ``status``, ``gallery``, ``prune``, ``models`` and
+    ``simulator``."""
     parser = Parser(
         prog=PROG,
         description="Turn a manifest of image prompts into image files through CometAPI.",
@@ -179,6 +187,7 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
     _add_status(commands)
+    _add_gallery(commands)
     _add_prune(commands)
     _add_models(commands)
     _add_simulator(commands)
@@ -257,6 +266,19 @@ def _add_run(commands: Subcommands[Parser]) -> None:
         help="check every done image's sha256, not only its size; remake those that differ",
     )
     run.add_argument(
+        "--reject",
+        type=Path,
+        metavar="FILE.json",
+        help="make again the jobs whose images the gallery's exported FILE rejected (with a"
+        " new seed where the model takes one), keeping their earlier versions; jobs remade"
+        " since are left alone",
+    )
+    run.add_argument(
+        "--gallery",
+        action="store_true",
+        help="write <output>/gallery.html at the end of the run (as 'batch_gen gallery')",
+    )
+    run.add_argument(
         "--replace-foreign",
         action="store_true",
         help="allow replacing images made by another provider (offline simulator versus a"
@@ -317,6 +339,21 @@ def _add_status(commands: Subcommands[Parser]) -> None:
         "--all", action="store_true", help="list every unfinished job (default: the first 20)"
     )
     _add_common(status, quiet=True)
+
+
+def _add_gallery(commands: Subcommands[Parser]) -> None:
+    gallery = commands.add_parser(
+        "gallery",
+        help="write the review page of a manifest's images",
+        description="Write <output>/gallery.html: every job of the manifest with its images,"
+        " status, cost and earlier versions, in one page that opens from disk. Reject"
+        " images there and export the choice for 'run --reject FILE'.",
+        epilog=GALLERY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gallery.add_argument("manifest", type=Path)
+    gallery.add_argument("--output", type=Path, help="output folder, if the run used --output")
+    _add_common(gallery, quiet=True)
 
 
 def _add_prune(commands: Subcommands[Parser]) -> None:

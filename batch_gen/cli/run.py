@@ -35,6 +35,7 @@ from batch_gen.files.destinations import (
 from batch_gen.gcpause import gc_paused
 from batch_gen.manifest import load_manifest
 from batch_gen.models import Manifest
+from batch_gen.planning.rejections import Rejections, read_rejections
 from batch_gen.planning.shards import shard_manifest
 from batch_gen.state.jobindex import write_job_index
 
@@ -47,6 +48,7 @@ def run_command(args: argparse.Namespace) -> int:
     _check_flags(args)
     provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
     whole = load_manifest(args.manifest, provider=provider)
+    rejections = read_rejections(args.reject) if args.reject is not None else None
     manifest = whole if args.shard is None else shard_manifest(whole, args.shard)
     ci = CiOutputs.of(whole, junit=args.junit, plan_md=args.plan_md, environ=os.environ)
     options = _options(args, manifest)
@@ -63,8 +65,15 @@ def run_command(args: argparse.Namespace) -> int:
         _say(f"shard {label}: {len(manifest.jobs)} of the manifest's {count} jobs")
     if args.dry_run:
         shown = Shown(listing=args.list, as_json=args.json, quiet=args.quiet)
-        return _dry_run(manifest, options, shown=shown, ci=ci)
-    status = _run(manifest, options, progress=not args.no_progress, quiet=args.quiet, ci=ci)
+        return _dry_run(manifest, options, shown=shown, ci=ci, rejections=rejections)
+    after = After(
+        ci=ci,
+        quiet=args.quiet,
+        progress=not args.no_progress,
+        gallery=whole if args.gallery else None,
+        rejections=rejections,
+    )
+    status = _run(manifest, options, after=after)
     if args.shard is not None:
         _index_whole(whole, options)
     return status
@@ -126,6 +135,11 @@ def _check_flags(args: argparse.Namespace) -> None:
             "--junit reports a run's outcome, and a dry run runs nothing: drop --dry-run,"
             " or write the plan with --plan-md"
         )
+    if args.gallery and args.dry_run:
+        raise UsageError(
+            "--gallery writes the page at the end of a run, and a dry run runs nothing:"
+            " drop --dry-run, or write it with 'batch_gen gallery'"
+        )
     if args.shard is not None and args.only is not None:
         raise UsageError("--only and --shard both choose the jobs to run: use one of them")
 
@@ -165,7 +179,27 @@ class Shown:
     quiet: bool = False
 
 
-def _dry_run(manifest: Manifest, options: RunOptions, *, shown: Shown, ci: CiOutputs) -> int:
+@dataclass(frozen=True, slots=True)
+class After:
+    """How a run is shown and what it writes at its end: CI's files, the summary (or
+    nothing but errors, ``quiet``), ``gallery`` (``--gallery``: the page of that manifest,
+    the whole one for a shard's run); ``rejections`` (``--reject``) steer the run itself."""
+
+    ci: CiOutputs
+    quiet: bool = False
+    progress: bool = True
+    gallery: Manifest | None = None
+    rejections: Rejections | None = None
+
+
+def _dry_run(
+    manifest: Manifest,
+    options: RunOptions,
+    *,
+    shown: Shown,
+    ci: CiOutputs,
+    rejections: Rejections | None,
+) -> int:
     from batch_gen.planning.dry_run import (
         count_requests,
         estimate_cost,
@@ -176,10 +210,12 @@ def _dry_run(manifest: Manifest, options: RunOptions, *, shown: Shown, ci: CiOut
     from batch_gen.report import format_plan
 
     with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
-        preview = plan_run(manifest, options)
+        preview = plan_run(manifest, options, rejections=rejections)
         text = not (shown.quiet or shown.as_json)
         if text:
             print(f"batch_gen: {preview.plan.describe(options.output_dir)}", file=sys.stderr)
+            for line in preview.remake.lines() if preview.remake is not None else ():
+                print(f"batch_gen: {line}", file=sys.stderr)
             if shown.listing:
                 print(format_listing(preview))
             else:
@@ -207,9 +243,7 @@ def _print_json(document: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _run(
-    manifest: Manifest, options: RunOptions, *, progress: bool, quiet: bool, ci: CiOutputs
-) -> int:
+def _run(manifest: Manifest, options: RunOptions, *, after: After) -> int:
     # Imported here: asyncio, aiohttp and the runner cost 0.15 s that `status` and dry runs
     # do without.
     import asyncio
@@ -218,12 +252,18 @@ def _run(
     from batch_gen.progress import choose_progress
     from batch_gen.runner import run_batch
 
-    display = choose_progress(enabled=progress and not quiet)
+    quiet = after.quiet
+    display = choose_progress(enabled=after.progress and not quiet)
 
     async def run() -> RunSummary:
         async with open_endpoint(options) as endpoint:
             return await run_batch(
-                manifest, options, endpoint=endpoint, progress=display, handle_signals=True
+                manifest,
+                options,
+                endpoint=endpoint,
+                progress=display,
+                handle_signals=True,
+                rejections=after.rejections,
             )
 
     try:
@@ -239,8 +279,14 @@ def _run(
     # The reports first: after a hangup (SIGHUP) the terminal is gone and printing fails.
     if options.report_path is not None:
         _write_report(options.report_path, summary, status=status)
-    ci.after_run(summary)
+    after.ci.after_run(summary)
+    page = None
+    if after.gallery is not None:
+        page = _write_gallery(after.gallery, options, summary, status=status)
     _print_outcome(summary, status, output_dir=options.output_dir, quiet=quiet)
+    if page is not None and not quiet:
+        with contextlib.suppress(OSError):
+            print(f"gallery: {page}")
     return status
 
 
@@ -276,6 +322,28 @@ def _print_outcome(summary: RunSummary, status: int, *, output_dir: Path, quiet:
         silence_stdout()
     except OSError:
         pass  # the terminal went away (EIO after a hangup): the state and report are saved
+
+
+def _write_gallery(
+    manifest: Manifest, options: RunOptions, summary: RunSummary, *, status: int
+) -> Path | None:
+    """``--gallery``: the page, priced from the catalog the run loaded, else from the one a
+    run would load (none with ``--no-catalog``). Written whatever the run's outcome; should
+    writing fail, say so in one line: the exit status stays the run's."""
+    from batch_gen.cli.gallery import catalog_or_none, write_page
+
+    catalog = summary.catalog
+    if catalog is None and options.check_models:
+        catalog = catalog_or_none(options.offline, options.base_url)
+    try:
+        return write_page(manifest, options.output_dir, catalog=catalog)
+    except OSError as error:
+        print(
+            f"batch_gen: the gallery was not written: {os_error_message(error)};"
+            f" the exit status ({status}) is the run's",
+            file=sys.stderr,
+        )
+        return None
 
 
 def _write_report(path: Path, summary: RunSummary, *, status: int) -> None:

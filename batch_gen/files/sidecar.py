@@ -51,6 +51,7 @@ class Sidecar(msgspec.Struct, frozen=True):
     ambiguous_retries: int = 0
     usage: dict[str, Any] | None = None
     images: tuple[ImageRecord, ...] = ()
+    finished_at: str | None = None  # when the images were made (the run's clock)
 
     @property
     def owner(self) -> Owner:

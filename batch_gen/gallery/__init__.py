@@ -4,8 +4,8 @@ versions, where a person marks images rejected and exports the choice.
 - :func:`~batch_gen.gallery.build.write_gallery` writes ``<output>/gallery.html``;
 - :func:`~batch_gen.gallery.versions.keep_version` keeps a job's images and metadata file
   before a run replaces them;
-- :func:`~batch_gen.gallery.rejections.read_rejections` reads the file the page exports,
-  and :func:`~batch_gen.gallery.rejections.to_remake` says which jobs it makes again.
+- :func:`~batch_gen.planning.rejections.read_rejections` reads the file the page exports,
+  and :func:`~batch_gen.planning.rejections.to_remake` says which jobs it makes again.
 
 The page, the kept versions' layout and the rejection file are described in
 ``docs/gallery.md``.
@@ -14,8 +14,8 @@ The page, the kept versions' layout and the rejection file are described in
 from __future__ import annotations
 
 from batch_gen.gallery.build import GALLERY_NAME, manifest_as_last_run, write_gallery
-from batch_gen.gallery.rejections import Remake, read_rejections, to_remake
 from batch_gen.gallery.versions import keep_version
+from batch_gen.planning.rejections import Remake, read_rejections, to_remake
 
 __all__ = [
     "GALLERY_NAME",

@@ -24,11 +24,11 @@ from urllib.parse import quote
 
 import msgspec
 
+from batch_gen.planning.rejections import REJECTIONS_FORMAT, REJECTIONS_VERSION
 from batch_gen.pricing.catalog import format_usd
 from batch_gen.report import plural
 
 from .collect import Gallery, GalleryImage, GalleryJob
-from .rejections import REJECTIONS_FORMAT, REJECTIONS_VERSION
 from .script import SCRIPT
 from .style import STYLE
 

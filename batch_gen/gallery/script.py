@@ -104,6 +104,7 @@ SCRIPT = r"""
   function rejections() {
     const list = jobs.filter((j) => rejected.has(j.id)).map((j) => ({
       id: j.id, key: j.key, sha256: j.images.map((im) => im.sha).filter(Boolean),
+      ...(j.finished ? { finished_at: j.finished } : {}),
     }));
     const doc = { batch_gen: data.format.batch_gen, version: data.format.version,
       manifest: data.manifest, output: data.output, rejected: list };

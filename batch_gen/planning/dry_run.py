@@ -18,8 +18,9 @@ from batch_gen.config import RunOptions
 from batch_gen.models import Job, JobRecord, Manifest
 from batch_gen.planning.on_disk import OnDisk
 from batch_gen.planning.ownership import refusal
-from batch_gen.planning.plan import Plan, PlannedJob, Reason
+from batch_gen.planning.plan import REMADE, Plan, PlannedJob
 from batch_gen.planning.preflight import preflight
+from batch_gen.planning.rejections import Rejections, Remake
 from batch_gen.planning.resume import resume
 from batch_gen.pricing.cost import Estimate, estimate_run, format_estimate
 from batch_gen.providers import provider_for
@@ -37,16 +38,21 @@ class Preview:
     # For each job that runs: (job, requests it needs, images it still has to make).
     work: tuple[tuple[Job, int, int], ...]
     refusal: str | None = None  # why a run would stop before sending anything
+    remake: Remake | None = None  # what ``--reject``'s file asked, if given
 
 
-def plan_run(manifest: Manifest, options: RunOptions) -> Preview:
-    """The plan a run would follow now, read without taking the lock (for ``--dry-run``)."""
+def plan_run(
+    manifest: Manifest, options: RunOptions, *, rejections: Rejections | None = None
+) -> Preview:
+    """The plan a run would follow now, read without taking the lock (for ``--dry-run``);
+    ``rejections`` as for :func:`~batch_gen.planning.resume.resume`."""
     found = resume(
         manifest,
         options,
         records=read_state(options.output_dir),
         last_provider=read_run_info(options.output_dir).get("provider"),
         now=time.time(),
+        rejections=rejections,
     )
     work = []
     for item in found.plan.to_run:
@@ -56,7 +62,7 @@ def plan_run(manifest: Manifest, options: RunOptions) -> Preview:
     stop = None
     if found.foreign and not options.replace_foreign:
         stop = refusal(found.foreign, found.owner, root=options.output_dir, dry_run=True)
-    return Preview(found.plan, found.disk.records, tuple(work), stop)
+    return Preview(found.plan, found.disk.records, tuple(work), stop, found.remake)
 
 
 def count_requests(preview: Preview) -> int:
@@ -66,7 +72,7 @@ def count_requests(preview: Preview) -> int:
 
 def _saved_images(item: PlannedJob, disk: OnDisk) -> int:
     """Images of the job's current version still in place (a forced job redoes them all)."""
-    if item.record is None or item.reason is Reason.FORCED:
+    if item.record is None or item.reason in REMADE:
         return 0
     return disk.in_place(item.record)
 

@@ -31,6 +31,7 @@ class Reason(Enum):
     OTHER_PROVIDER = ("run", "made by another provider")
     FILES_MISSING = ("run", "files missing or damaged")
     FORCED = ("run", "--force")
+    REJECTED = ("run", "rejected in review")
     RETRY_FAILED = ("run", "--retry-failed")
     DONE = ("skip", "already done")
     FAILED = ("skip", "failed permanently (use --retry-failed)")
@@ -45,6 +46,11 @@ class Reason(Enum):
         self.text = text
 
 
+#: The reasons that make a job anew, keeping none of its images: a forced job, and one a
+#: person rejected in review.
+REMADE = frozenset({Reason.FORCED, Reason.REJECTED})
+
+
 class PlannedJob(NamedTuple):  # one per job, 100,000 for a large manifest: a fast tuple
     job: Job
     reason: Reason
@@ -53,6 +59,16 @@ class PlannedJob(NamedTuple):  # one per job, 100,000 for a large manifest: a fa
     @property
     def runs(self) -> bool:
         return self.reason.runs
+
+
+def replaces_version(item: PlannedJob, previous: JobRecord | None) -> bool:
+    """Whether running ``item`` makes anew the images an earlier version of the job left
+    (its key changed, or it is forced or rejected): the run keeps those first (see
+    :mod:`batch_gen.gallery.versions`). ``previous`` is the job's record before the run.
+    Not over a record left running: the run that started it kept what was there before."""
+    if previous is None or previous.status is JobStatus.RUNNING:
+        return False
+    return item.reason in REMADE or previous.key != item.job.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +121,15 @@ def decide(
     force: bool = False,
     retry_failed: bool = False,
     made_elsewhere: bool = False,
+    rejected: bool = False,
 ) -> Reason:
-    """The resume rule for one job: ``force`` runs it; a job never recorded, or recorded
+    """The resume rule for one job: ``rejected`` (its images rejected in review, see
+    :mod:`.rejections`) and ``force`` run it, made anew; a job never recorded, or recorded
     under another key (``made_elsewhere``: by another provider), runs; a succeeded job is
     skipped while its files are present; an interrupted or pending one runs; a failed one
     runs when its error was retryable or with ``retry_failed``, else it is skipped."""
+    if rejected:
+        return Reason.REJECTED
     if force:
         return Reason.FORCED
     if record is None:
@@ -136,9 +156,11 @@ def make_plan(
     force: bool = False,
     retry_failed: bool = False,
     made_elsewhere: Collection[str] = frozenset(),
+    rejected: Collection[str] = frozenset(),
 ) -> Plan:
     """Decide every job; ``only`` (ids) restricts the run to those jobs; ``made_elsewhere``
-    names the jobs whose recorded images another provider made."""
+    names the jobs whose recorded images another provider made, ``rejected`` those to
+    make again because a person rejected their images."""
     if only:
         check_only(only, jobs)
     selected = set(only) if only else None
@@ -156,6 +178,7 @@ def make_plan(
                 force=force,
                 retry_failed=retry_failed,
                 made_elsewhere=job.id in made_elsewhere,
+                rejected=job.id in rejected,
             )
         items.append(PlannedJob(job, reason, same_key))
     return Plan(tuple(items))

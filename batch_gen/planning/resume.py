@@ -9,16 +9,18 @@ Reads the output folder; writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from batch_gen.config import RunOptions
-from batch_gen.files.sidecar import Owner, manifest_reference
+from batch_gen.files.sidecar import Owner, manifest_reference, read_metadata
 from batch_gen.manifest import key_for
 from batch_gen.models import JobRecord, Manifest
 from batch_gen.planning.on_disk import OnDisk, survey
 from batch_gen.planning.ownership import AtRisk, Owners, at_risk, foreign, made_elsewhere
 from batch_gen.planning.plan import Plan, PlannedJob, Reason, make_plan
+from batch_gen.planning.rejections import Rejections, Remake, to_remake
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class Resume:
     disk: OnDisk
     owner: Owner  # who this run is: its provider and its manifest
     foreign: tuple[AtRisk, ...]  # files running would replace that others made
+    remake: Remake | None = None  # what a rejection file asked (run --reject), if given
 
     def unlisted(self) -> list[PlannedJob]:
         """The done jobs whose metadata file is missing (a run writes it again)."""
@@ -52,15 +55,21 @@ def resume(
     records: Mapping[str, JobRecord],
     last_provider: str | None,
     now: float,
+    rejections: Rejections | None = None,
 ) -> Resume:
     """Plan a run over ``records`` (the state). ``last_provider`` is the provider identity
     of the folder's last run (``run.json``), which tells who made images whose metadata is
-    too old to say; ``now`` stamps adopted records."""
+    too old to say; ``now`` stamps adopted records. ``rejections`` (``run --reject``): the
+    jobs whose key and images are still the ones rejected are made again (adopted records
+    included: a lost state still knows its images)."""
     root = options.output_dir
     jobs = manifest.jobs
     pairs = ((job.id, job.key) for job in jobs)
     disk = survey(pairs, records, root=root, verify=options.verify, now=now)
     us = run_owner(manifest, options)
+    remake = None
+    if rejections is not None:
+        remake = to_remake(rejections, jobs, disk.records, finished_at=_finished_at(root))
     owners = Owners(
         root,
         disk.existing,
@@ -75,6 +84,7 @@ def resume(
         force=options.force,
         retry_failed=options.retry_failed,
         made_elsewhere=made_elsewhere(jobs, disk.records, owners=owners, made_by=options.maker),
+        rejected=remake.jobs if remake is not None else (),
     )
     risky = at_risk(
         [item.job for item in plan.items if item.runs],
@@ -83,4 +93,15 @@ def resume(
         existing=disk.existing,
         template=options.filename,
     )
-    return Resume(plan, disk, us, tuple(foreign(risky, us)))
+    return Resume(plan, disk, us, tuple(foreign(risky, us)), remake)
+
+
+def _finished_at(root: Path) -> Callable[[str], str | None]:
+    """A job id → its metadata file's ``finished_at`` (None without one): read only for
+    the few jobs a rejection file names."""
+
+    def finished_at(job_id: str) -> str | None:
+        sidecar = read_metadata(root, job_id)
+        return sidecar.finished_at if sidecar is not None else None
+
+    return finished_at

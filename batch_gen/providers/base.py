@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
+import msgspec
 import pybase64
 
 from ..checks import FieldRule
@@ -194,6 +195,13 @@ def no_checks(request: Mapping[str, Any], images: int) -> list[tuple[str, str]]:
     return []
 
 
+def seed_field(job: Job, seed: int) -> Job:
+    """``job`` asking for ``seed`` in its request's ``seed`` field, over any the manifest
+    gave (Flux, Bria and Gemini read it there), its key unchanged: the seed belongs to one
+    run's remake, not to the manifest, so the next run does not see the job as changed."""
+    return msgspec.structs.replace(job, request={**job.request, "seed": seed})
+
+
 def no_limits(request: Mapping[str, Any], prompt: str) -> list[tuple[str, str]]:
     """No documented limit on the prompt or the request's values: the API decides."""
     del request, prompt
@@ -227,6 +235,9 @@ class ApiSpec:
       file; a model family no source documents has none.
     - ``priced_as(model, step)``: the catalog model whose price a request of that step
       pays (a Midjourney upscale is priced as an upscale, not as an imagine).
+    - ``reseed(job, seed)``: the job asking for its image with ``seed`` (a job rejected in
+      review is made again with a new one), where the API documents a seed; None when it
+      takes none. The key stays the job's.
     """
 
     api: str
@@ -245,6 +256,7 @@ class ApiSpec:
     checks: Callable[[Mapping[str, Any], int], list[tuple[str, str]]] = no_checks
     limits: Callable[[Mapping[str, Any], str], list[tuple[str, str]]] = no_limits
     priced_as: Callable[[str, str], str] = priced_as_model
+    reseed: Callable[[Job, int], Job] | None = None
 
 
 class Provider(Protocol):

@@ -44,6 +44,7 @@ from .base import (
     Poll,
     Submitted,
     Synchronous,
+    seed_field,
 )
 from .bria_answers import bria_error, parse_results, parse_status
 from .fields import OPENAI_ONLY, STEERING
@@ -176,6 +177,7 @@ SPEC = ApiSpec(
     claims_model=claims_model,
     switches={"action": "bria.edit"},
     request_count=text_to_image_count,
+    reseed=seed_field,  # docs/protocols/bria.md: text-to-image takes a seed
 )
 
 EDIT_SPEC = ApiSpec(

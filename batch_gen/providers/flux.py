@@ -72,6 +72,7 @@ from .base import (
     ReturnedImage,
     Running,
     Submitted,
+    seed_field,
 )
 from .fields import OPENAI_ONLY, STEERING
 
@@ -257,6 +258,7 @@ SPEC = ApiSpec(
     max_inputs=1,  # docs/protocols/flux.md: one input image per model family field
     tasks=True,
     request_count=request_count,
+    reseed=seed_field,  # docs/protocols/flux.md
 )
 
 

@@ -44,7 +44,17 @@ from ..errors import (
 from ..inputs import MIME_TYPES
 from ..models import InputFile, Job
 from .answers import error_from_response, parse_error_body, redact
-from .base import Answer, ApiRequest, ApiSpec, Call, Generation, Poll, ReturnedImage, Synchronous
+from .base import (
+    Answer,
+    ApiRequest,
+    ApiSpec,
+    Call,
+    Generation,
+    Poll,
+    ReturnedImage,
+    Synchronous,
+    seed_field,
+)
 from .fields import OPENAI_ONLY, STEERING
 from .sizes import size_config
 
@@ -209,6 +219,7 @@ SPEC = ApiSpec(
     claims_model=claims_model,
     max_inputs=14,  # docs/protocols/gemini.md: up to 14 reference images
     request_count=request_count,
+    reseed=seed_field,  # docs/protocols/gemini.md
 )
 
 

@@ -59,6 +59,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 import pybase64
 
 from ..checks import FieldRule, describe, is_int
@@ -129,6 +130,16 @@ def prompt_with_flags(prompt: str, size: Any) -> str:
     if ratio is None or _HAS_ASPECT.search(prompt):
         return prompt
     return f"{prompt.rstrip()} --ar {ratio}"
+
+
+_SEED_FLAG = re.compile(r"(?:^|\s)--seed\s+\S+")
+
+
+def with_seed(job: Job, seed: int) -> Job:
+    """``job`` with ``--seed <seed>`` at the end of its prompt, in place of any ``--seed``
+    the prompt had (the imagine reads its flags from the prompt); its key unchanged."""
+    prompt = _SEED_FLAG.sub("", job.prompt).rstrip()
+    return msgspec.structs.replace(job, prompt=f"{prompt} --seed {seed}")
 
 
 def steps_for(job: Job) -> list[str]:
@@ -246,6 +257,7 @@ SPEC = ApiSpec(
     image_count=image_count,
     checks=checks,
     priced_as=priced_as,
+    reseed=with_seed,  # docs/protocols/midjourney.md: --seed in the prompt
 )
 
 

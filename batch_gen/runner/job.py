@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ from ..errors import (
     RateLimitError,
     TaskTimeoutError,
 )
+from ..gallery.versions import keep_version
 from ..models import Job, JobRecord
-from ..planning.plan import PlannedJob, Reason
+from ..planning.plan import REMADE, PlannedJob, Reason, replaces_version
 from ..providers.answers import redact
 from ..providers.base import (
     Answer,
@@ -74,6 +76,10 @@ T = TypeVar("T")
 # Every call at DEBUG (``--debug``): method, path, status, time; never the key.
 _log = logging.getLogger(__name__)
 
+# A new seed for a job rejected in review: below 2**31, the narrowest range the APIs that
+# take one document (Gemini's int32).
+SEED_LIMIT = 2**31
+
 
 class JobRun:
     """One job while it runs; also the request loop's :class:`~.tasks.Channel`."""
@@ -82,12 +88,19 @@ class JobRun:
         self.run = run
         self.job: Job = item.job
         self.previous = previous  # the recorded state before this run touched the job
-        base = item.record if item.reason is not Reason.FORCED else None  # forced: keep none
+        self.keeps_version = replaces_version(item, previous)
+        base = item.record if item.reason not in REMADE else None  # made anew: keep none
         kept = kept_images(run.root, base, n=self.job.n)
         self.record = transitions.started(self.job, base, kept=kept, now=time.time())
         # Paid requests an earlier run left in flight (killed, or abandoned at a stop).
         self.abandoned_earlier = item.record.in_flight if item.record is not None else 0
         self.provider = run.providers(self.job.api)
+        # A rejected job is asked for with a new seed where its API takes one; the job
+        # itself (its key, its sidecar's request) stays the manifest's.
+        reseed = self.provider.spec.reseed
+        rejected = item.reason is Reason.REJECTED and reseed is not None
+        self.seed = secrets.randbelow(SEED_LIMIT) if rejected else None
+        self.asked = reseed(self.job, self.seed) if reseed and self.seed is not None else self.job
         self._requests: dict[int, list[ApiRequest]] = {}  # by images missing: see _requests_for
         self._current: ApiRequest = self._next_request()  # the request being tried
         self.provenance = Provenance()
@@ -113,6 +126,8 @@ class JobRun:
         for _ in range(self.abandoned_earlier):
             self.run.events.emit(Abandoned(self.job, self._next_request(), earlier=True))
         try:
+            if self.keeps_version:  # before anything can replace the earlier images
+                await self.run.in_thread(self._keep_previous)
             await self._fill()
         except asyncio.CancelledError:
             # Cancelled past the grace period: the job stays "running" in the state, which
@@ -137,11 +152,17 @@ class JobRun:
             else:
                 await self.run.spawn(self._succeed(inline=False))
 
+    def _keep_previous(self) -> None:
+        """Keep the images and sidecar of the job's earlier version (blocking: the file
+        threads). An OSError stops the run, as any write that fails: nothing is lost."""
+        files = self.previous.files if self.previous is not None else ()
+        keep_version(self.run.root, self.job.id, files=files)
+
     def _requests_for(self, images: int) -> list[ApiRequest]:
         """The provider's requests for ``images`` more images, asked once per count."""
         found = self._requests.get(images)
         if found is None:
-            found = self._requests[images] = self.provider.requests_for(self.job, images)
+            found = self._requests[images] = self.provider.requests_for(self.asked, images)
         return found
 
     def _next_request(self) -> ApiRequest:
@@ -297,6 +318,7 @@ class JobRun:
             finished=finished,
             owner=self.run.owner,
             roles=image_roles(self._requests_for(self.job.n)),
+            seed=self.seed,
         )
         unplaced, self.unplaced = self.unplaced, []
         try:

@@ -29,6 +29,7 @@ from ..models import Job, JobStatus, Manifest
 from ..planning.ownership import refusal
 from ..planning.plan import Plan, PlannedJob, Reason
 from ..planning.preflight import preflight
+from ..planning.rejections import Rejections
 from ..planning.resume import resume, run_owner
 from ..progress import NullProgress, Progress
 from ..providers import provider_for
@@ -65,6 +66,7 @@ async def run_batch(
     handle_signals: bool = False,
     providers: Callable[[str], Provider] = provider_for,
     transport: Callable[[Call], Awaitable[Answer]] | None = None,
+    rejections: Rejections | None = None,
 ) -> RunSummary:
     """Run every job of ``manifest`` that needs running, against ``endpoint``; return what
     happened.
@@ -79,10 +81,15 @@ async def run_batch(
     ``providers`` and ``transport`` are the seams a test replaces (a scripted provider, no
     HTTP): which provider serves a job's API, and how a call is sent (by default, over
     HTTP to ``endpoint``).
+
+    ``rejections`` (``run --reject FILE``): the jobs whose images a person rejected, and
+    which are still those images, are made again (with a new seed where the API takes
+    one); the other jobs run as without it.
     """
     options.output_dir.mkdir(parents=True, exist_ok=True)
     with StateStore.open(options.output_dir, shard=options.shard) as store:
         run = _Run(manifest, options, store, progress or NullProgress())
+        run.rejections = rejections
         with signals(run.stopping, enabled=handle_signals):
             await run.execute(endpoint, providers=providers, transport=transport)
         return run.summary
@@ -105,6 +112,7 @@ class _Run:
             SummaryBook(self.summary), ProgressBook(progress), StateBook(store), self._on_event
         )
         self.pricing: RunPricing | None = None
+        self.rejections: Rejections | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._finishing = asyncio.Semaphore(4 * options.concurrency)
         self._group: asyncio.TaskGroup | None = None
@@ -178,7 +186,14 @@ class _Run:
         is written, when it would replace images another provider or manifest made."""
         options, root = self.options, self.options.output_dir
         last, records = read_run_info(root).get("provider"), self.store.records()
-        found = resume(self.manifest, options, records=records, last_provider=last, now=time.time())
+        found = resume(
+            self.manifest,
+            options,
+            records=records,
+            last_provider=last,
+            now=time.time(),
+            rejections=self.rejections,
+        )
         if found.foreign and not options.replace_foreign:
             raise ForeignImagesError(refusal(found.foreign, found.owner, root=root))
         for adopted in found.disk.adopted:  # the files are the record: index them again
@@ -198,6 +213,8 @@ class _Run:
             remove_stale_partials(root, before=self.store.opened_at)
         self._record_run()
         _say(found.plan.describe(root))
+        for line in found.remake.lines() if found.remake is not None else ():
+            self.note(line)
         return found.plan
 
     def _record_run(self) -> None:
@@ -233,6 +250,7 @@ class _Run:
         )
         for note in checked.notes:
             self.note(note)
+        self.summary.catalog = checked.catalog
         self.pricing = RunPricing(
             self.summary,
             catalog=checked.catalog,

@@ -200,12 +200,14 @@ def sidecar(
     finished: datetime,
     owner: Owner,
     roles: Mapping[int, str],
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """The per-job metadata document written beside the images. ``owner`` says who made
     them, so that no later run replaces them unawares (see :mod:`batch_gen.planning.ownership`);
     ``roles`` what each image is, where it is more than an image (:func:`image_roles`).
     Without ``provenance`` (a metadata file written again from the state) the provider's
-    answers and the start time are not known."""
+    answers and the start time are not known. ``seed``: the seed this run asked for, over
+    the manifest's request (a job rejected in review, made again), recorded only then."""
     revised = [image.revised_prompt for image in record.images if image.revised_prompt]
     said = provenance or Provenance()
     return {
@@ -217,6 +219,7 @@ def sidecar(
         "model": job.model,
         "api": job.api,
         "request": dict(job.request),
+        **({"seed": seed} if seed is not None else {}),
         "attempts": record.attempts,
         "ambiguous_retries": record.ambiguous_retries,
         "usage": said.usage if said.usage is not None else record.usage,

@@ -13,7 +13,8 @@
 - ``GET /flux/v1/get_result?id=<id>`` → always HTTP 200 with ``{"id","status","result",
   "progress","details","preview"}``: ``Pending`` (``progress`` 0..1) for
   ``flux_task_seconds``, then ``Ready`` with ``result.sample`` (plus ``seed``, ``prompt``,
-  ``start_time``, ``end_time``, ``duration``), or ``Error`` (prompt contains
+  ``start_time``, ``end_time``, ``duration``; a ``seed`` asked for is written on the
+  picture under the prompt, so another seed makes another picture), or ``Error`` (prompt contains
   ``flux_error_word``), ``Content Moderated`` (``flux_moderate_word``) — both with
   ``result: null`` and ``details``. A prompt with the trigger word is ``Request Moderated``
   from the first poll. After ``task_ttl`` seconds from submit, or for an id never issued:
@@ -119,6 +120,8 @@ class FluxTask:
     variant: int
     corrupt: bool
     signature: str
+    seeded: bool = False
+    """The submit asked for its seed: the picture says it, as a new seed changes it."""
     unseen_polls: int = 0
     """Polls still to answer ``Task not found`` although the task exists (the
     ``flux_not_found_polls`` knob)."""
@@ -274,6 +277,7 @@ async def _submit(call: Call) -> web.StreamResponse:
         variant=variant_for(prompt, config.image_variants),
         corrupt=fault is Fault.BAD_B64,
         signature=secrets.token_urlsafe(24),
+        seeded=output.seed is not None,
         unseen_polls=config.flux_not_found_polls,
     )
     call.request.app[FLUX_TASKS].add(task)
@@ -361,7 +365,7 @@ async def _delivery(call: Call) -> web.StreamResponse:
     image = await state.images.get(
         spec_for(
             state.config,
-            task.prompt,
+            f"{task.prompt} (seed {task.seed})" if task.seeded else task.prompt,
             width=task.width,
             height=task.height,
             format=task.format,

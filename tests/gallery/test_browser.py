@@ -193,6 +193,9 @@ async def test_rejections_export_the_expected_file(
                 "id": job_id,
                 "key": records[job_id].key,
                 "sha256": [i.sha256 for i in records[job_id].images],
+                "finished_at": json.loads((folder.root / f"{job_id}.json").read_text())[
+                    "finished_at"
+                ],
             }
             for job_id in ("boat", "castle")
         ],

@@ -8,7 +8,7 @@ import pytest
 
 from batch_gen.errors import UsageError
 from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus
-from batch_gen.planning.plan import Reason, decide, make_plan
+from batch_gen.planning.plan import PlannedJob, Reason, decide, make_plan, replaces_version
 
 JOB = Job(id="a", index=1, prompt="p", request={"model": "m", "n": 1}, api="x", key="k1")
 IMAGE = ImageRecord(number=1, file="a.png", sha256="0" * 64, bytes=1, format="png")
@@ -45,6 +45,8 @@ def _record(status: JobStatus, *, key: str = "k1", retryable: bool | None = None
         ),
         (_record(JobStatus.SUCCEEDED), True, {"force": True}, Reason.FORCED),
         (_record(JobStatus.FAILED, retryable=False), True, {"force": True}, Reason.FORCED),
+        (_record(JobStatus.SUCCEEDED), True, {"rejected": True}, Reason.REJECTED),
+        (_record(JobStatus.SUCCEEDED), True, {"rejected": True, "force": True}, Reason.REJECTED),
     ],
 )
 def test_resume_rules(
@@ -88,3 +90,31 @@ def test_the_start_line_states_the_absolute_folder_and_what_it_holds() -> None:
     plan = make_plan(jobs, records, files_present=lambda _: True)
     line = plan.describe(Path("out"))
     assert line == f"output {Path.cwd() / 'out'}: 1 of 4 jobs already done; 2 to run; 1 skipped"
+
+
+@pytest.mark.parametrize(
+    ("reason", "previous", "expected"),
+    [
+        (Reason.NEW, None, False),
+        (Reason.CHANGED, _record(JobStatus.SUCCEEDED, key="old"), True),
+        (Reason.CHANGED, _record(JobStatus.FAILED, key="old"), True),
+        (Reason.FORCED, _record(JobStatus.SUCCEEDED), True),
+        (Reason.REJECTED, _record(JobStatus.SUCCEEDED), True),
+        (Reason.FILES_MISSING, _record(JobStatus.SUCCEEDED), False),
+        (Reason.RETRYABLE, _record(JobStatus.FAILED, retryable=True), False),
+        # Left running: the run that started it kept what was there before.
+        (Reason.INTERRUPTED, _record(JobStatus.RUNNING, key="old"), False),
+        (Reason.FORCED, _record(JobStatus.RUNNING), False),
+    ],
+)
+def test_which_runs_replace_an_earlier_version(
+    reason: Reason, previous: JobRecord | None, expected: bool
+) -> None:
+    assert replaces_version(PlannedJob(JOB, reason, None), previous) is expected
+
+
+def test_rejected_jobs_run_made_anew_and_the_others_as_usual() -> None:
+    other = Job(id="bee", index=2, prompt="q", request={}, api="x", key="k2")
+    records = {"a": _record(JobStatus.SUCCEEDED), "bee": _record(JobStatus.SUCCEEDED, key="k2")}
+    plan = make_plan([JOB, other], records, files_present=lambda _: True, rejected={"a"})
+    assert [item.reason for item in plan.items] == [Reason.REJECTED, Reason.DONE]

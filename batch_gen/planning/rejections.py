@@ -4,16 +4,19 @@ Its shape (``docs/gallery.md``)::
 
     {"batch_gen": "rejections", "version": 1,
      "manifest": "/abs/jobs/catalog.yaml", "output": "/abs/output/catalog",
-     "rejected": [{"id": "teapot", "key": "<job key>", "sha256": ["<image sha256>", ...]}]}
+     "rejected": [{"id": "teapot", "key": "<job key>", "sha256": ["<image sha256>", ...],
+                   "finished_at": "<its metadata file's finished_at>"}]}
 
-Each entry names a job, the key it had and the sha256 of the images the person saw. A job
-is made again only while those are still its key and its images: a file applied twice, or
-after the job was remade or its fields changed, makes nothing again by mistake.
+Each entry names a job, the key it had, the sha256 of the images the person saw and when
+they were made (``finished_at``, optional). A job is made again only while those are still
+its key, its images and their making: a file applied twice, or after the job was remade
+or its fields changed, makes nothing again by mistake, even where a remake gave the very
+same bytes (a model without a seed may, and a caching gateway would).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +30,13 @@ REJECTIONS_VERSION = 1
 
 
 class Rejected(msgspec.Struct, frozen=True):
-    """One rejected job: its id, its key then, and the sha256 of the images rejected."""
+    """One rejected job: its id, its key then, the sha256 of the images rejected, and
+    the ``finished_at`` of its metadata file then (None: not said, the images decide)."""
 
     id: str
     key: str
     sha256: tuple[str, ...] = ()
+    finished_at: str | None = None
 
 
 class Rejections(msgspec.Struct, frozen=True):
@@ -91,12 +96,46 @@ class Remake:
     changed: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
 
+    def lines(self) -> list[str]:
+        """What a run says about the file, one line each: the jobs made again (always),
+        then each kind left alone (only when there are some)."""
+        if self.jobs:
+            said = [f"rejected in review: {_count(self.jobs)} to make again: {_ids(self.jobs)}"]
+        else:
+            said = ["rejected in review: nothing to make again"]
+        for ids, why in (
+            (self.remade, "made again since, left alone"),
+            (self.changed, "prompt or fields changed since, made again as changed jobs"),
+            (self.unknown, "not in the manifest, left alone"),
+        ):
+            if ids:
+                said.append(f"rejected in review, {why}: {_ids(ids)}")
+        return said
+
+
+_LISTED = 10  # ids named in a line; the rest are counted
+
+
+def _count(ids: tuple[str, ...]) -> str:
+    return f"{len(ids)} job" + ("" if len(ids) == 1 else "s")
+
+
+def _ids(ids: tuple[str, ...]) -> str:
+    shown = ", ".join(ids[:_LISTED])
+    return shown + (f" and {len(ids) - _LISTED} more" if len(ids) > _LISTED else "")
+
 
 def to_remake(
-    rejections: Rejections, jobs: Iterable[Job], records: Mapping[str, JobRecord]
+    rejections: Rejections,
+    jobs: Iterable[Job],
+    records: Mapping[str, JobRecord],
+    *,
+    finished_at: Callable[[str], str | None] | None = None,
 ) -> Remake:
     """Which rejected jobs to make again: those whose key and images (by sha256, in any
-    order) are still the ones rejected. Ids are matched ignoring case, as everywhere."""
+    order) are still the ones rejected and, where the entry and ``finished_at`` (a job
+    id → its metadata file's ``finished_at``) both say, made at the same time. Ids are
+    matched ignoring case, as everywhere."""
     by_id = {job.id.casefold(): job for job in jobs}
     chosen: dict[str, Job] = {}
     remade, changed, unknown = [], [], []
@@ -106,7 +145,11 @@ def to_remake(
             unknown.append(entry.id)
         elif job.key != entry.key:
             changed.append(job.id)
-        elif not _same_images(records.get(job.id), job.key, entry.sha256):
+        elif not _same_images(records.get(job.id), job.key, entry.sha256) or (
+            entry.finished_at is not None
+            and finished_at is not None
+            and finished_at(job.id) != entry.finished_at
+        ):
             remade.append(job.id)
         else:
             chosen[job.id] = job

@@ -10,7 +10,7 @@ from gallery_support import Folder, make_folder
 
 from batch_gen.errors import UsageError
 from batch_gen.gallery import read_rejections, to_remake
-from batch_gen.gallery.rejections import Rejected, Rejections, parse_rejections
+from batch_gen.planning.rejections import Rejected, Rejections, Remake, parse_rejections
 
 JOBS = """
 - id: a
@@ -112,3 +112,38 @@ def test_a_job_whose_key_changed_is_not_the_one_rejected(folder: Folder) -> None
     remake = to_remake(rejections, folder.manifest.jobs, folder.records)
     assert remake.jobs == ()
     assert remake.changed == ("a",)
+
+
+def test_a_remake_that_gave_the_same_bytes_is_told_by_its_making(folder: Folder) -> None:
+    """A model may answer a remake with the very same image: the entry's finished_at
+    (when the rejected images were made) still tells that the job was made again."""
+    entry = {**_entry(folder, "a"), "finished_at": "2026-01-01T00:00:00.000+00:00"}
+    rejections = parse_rejections(_file(folder, entry), source="x")
+    same = to_remake(
+        rejections, folder.manifest.jobs, folder.records, finished_at=lambda _: entry["finished_at"]
+    )
+    assert same.jobs == ("a",)
+    later = to_remake(
+        rejections,
+        folder.manifest.jobs,
+        folder.records,
+        finished_at=lambda _: "2026-01-02T00:00:00.000+00:00",
+    )
+    assert (later.jobs, later.remade) == ((), ("a",))
+    # Without the field (a file written by hand), the images alone decide.
+    unsaid = parse_rejections(_file(folder, _entry(folder, "a")), source="x")
+    assert to_remake(
+        unsaid, folder.manifest.jobs, folder.records, finished_at=lambda _: "x"
+    ).jobs == ("a",)
+
+
+def test_what_a_run_says_about_the_file() -> None:
+    assert Remake(("a", "b")).lines() == ["rejected in review: 2 jobs to make again: a, b"]
+    many = tuple(f"j{n}" for n in range(12))
+    assert Remake((), remade=("a",), changed=("b",), unknown=many).lines() == [
+        "rejected in review: nothing to make again",
+        "rejected in review, made again since, left alone: a",
+        "rejected in review, prompt or fields changed since, made again as changed jobs: b",
+        "rejected in review, not in the manifest, left alone: j0, j1, j2, j3, j4, j5, j6, j7,"
+        " j8, j9 and 2 more",
+    ]
