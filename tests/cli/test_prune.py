@@ -10,6 +10,7 @@ from pathlib import Path
 
 from support import write_text
 
+from batch_gen.files.sidecar import manifest_reference
 from batch_gen.manifest import load_manifest
 from batch_gen.state.journal import StateStore
 
@@ -34,7 +35,7 @@ def made(root: Path, job_id: str, *, manifest: str) -> None:
 def test_the_command_lists_then_deletes(tmp_path: Path) -> None:
     manifest = load_manifest(write_text(tmp_path, MANIFEST))
     root = tmp_path / "out"
-    ours = str(manifest.path.resolve())
+    ours = manifest_reference(manifest.path, root)
     made(root, "keep", manifest=ours)
     made(root, "icons/deep/old", manifest=ours)
     made(root, "theirs", manifest="/elsewhere/other.yaml")
