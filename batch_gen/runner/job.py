@@ -147,10 +147,9 @@ class JobRun:
             # A full disk or an unwritable folder fails every job alike: stop the run.
             self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
         else:
-            if small_files(self.unplaced):
-                await self._succeed(inline=True)  # cheaper than a task and a thread trip
-            else:
-                await self.run.spawn(self._succeed(inline=False))
+            # Finished beside the workers, so that this one sends its next request first:
+            # at 128 requests in flight that is 0.1 s of a 2 s run (README, "Performance").
+            await self.run.spawn(self._succeed(inline=small_files(self.unplaced)))
 
     def _keep_previous(self) -> None:
         """Keep the images and sidecar of the job's earlier version (blocking: the file
@@ -308,8 +307,8 @@ class JobRun:
         self.run.events.emit(Staged(self.job, images))
 
     async def _succeed(self, *, inline: bool) -> None:
-        """Place the files and the sidecar, then record success: ``inline`` on the event
-        loop (small files), else on the file threads, beside the workers."""
+        """Place the files and the sidecar, then record success (beside the workers):
+        ``inline`` on the event loop (small files), else on the file threads."""
         finished = datetime.now(UTC)
         document = sidecar(
             self.job,
