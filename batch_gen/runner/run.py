@@ -113,7 +113,9 @@ class _Run:
         )
         self.pricing: RunPricing | None = None
         self.rejections: Rejections | None = None
-        self._workers: list[asyncio.Task[None]] = []
+        # The tasks a second interrupt cancels: workers, and jobs being finished (each
+        # leaves the set when done, so that memory follows concurrency, not jobs).
+        self._workers: set[asyncio.Task[None]] = set()
         self._finishing = asyncio.Semaphore(4 * options.concurrency)
         self._group: asyncio.TaskGroup | None = None
         self.stopping.on_cancel(self._cancel_workers)
@@ -317,9 +319,8 @@ class _Run:
                 # a TaskGroup does not treat a child's cancellation as an error.
                 async with asyncio.TaskGroup() as group:
                     self._group = group
-                    self._workers.extend(
-                        group.create_task(worker()) for _ in range(self.options.concurrency)
-                    )
+                    for _ in range(self.options.concurrency):
+                        self._track(group.create_task(worker()))
             finally:
                 watchdog.cancel()
                 tick.cancel()
@@ -333,7 +334,11 @@ class _Run:
             coroutine.close()
             raise
         assert self._group is not None
-        self._workers.append(self._group.create_task(self._finish(coroutine)))
+        self._track(self._group.create_task(self._finish(coroutine)))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
 
     async def _finish(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Finish a job beside the workers; its finishing slot was taken by ``spawn``, which
@@ -360,7 +365,7 @@ class _Run:
             )
 
     def _cancel_workers(self) -> None:
-        for task in self._workers:
+        for task in list(self._workers):
             task.cancel()
 
 
