@@ -318,7 +318,9 @@ def draw_chart(results: BenchResults, path: Path) -> None:
     )
     right.set_ylabel("seconds (lower is better)")
     right.set_title(f"latency sweep: {load['sweep_latency'] * 1000:.0f} ms per request")
-    right.legend(fontsize=8)
+    tallest = max((max(values, default=0.0) for _, values, _ in series), default=1.0)
+    right.set_ylim(0, tallest * 1.35)  # room for the legend above the bars
+    right.legend(fontsize=8, ncol=3, loc="upper center")
     figure.suptitle(f"batch_gen benchmark · {results.environment['commit']}")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
