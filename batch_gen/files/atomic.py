@@ -67,15 +67,20 @@ def write_atomic(
     Raises:
         OSError: writing or renaming failed; the temp file has been removed.
     """
+    # Plain strings: this runs once per job, and path objects cost more than the write.
+    target = os.fspath(path)
     if temp is None:
         # Unique within the run (which holds the folder's lock); no system call for
-        # randomness, once per job.
-        temp = path.parent / partial_name(path.name, f"{_names.getrandbits(48):012x}")
-    _write_file(temp, data, durable=durable)
+        # randomness.
+        folder, name = os.path.split(target)
+        written = os.path.join(folder, partial_name(name, f"{_names.getrandbits(48):012x}"))
+    else:
+        written = os.fspath(temp)
+    _write_file(written, data, durable=durable)
     try:
-        os.replace(temp, path)
+        os.replace(written, target)
     except BaseException:
-        _remove_quietly(temp)
+        _remove_quietly(written)
         raise
     if durable:
         _fsync_dir(path.parent)
@@ -202,13 +207,13 @@ def _same_device(entry: os.DirEntry[str], device: int) -> bool:
         return False
 
 
-def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
+def _write_file(path: str | Path, data: bytes, *, durable: bool) -> None:
     """Create or truncate ``path`` and write all of ``data``; remove it on any failure."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
         fd = os.open(path, flags, 0o666)
     except FileNotFoundError:  # the folder is missing: create it only then, not every time
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, flags, 0o666)
     try:
         try:
@@ -232,9 +237,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _remove_quietly(path: Path) -> None:
+def _remove_quietly(path: str | Path) -> None:
     with contextlib.suppress(OSError):
-        path.unlink()
+        os.unlink(path)
 
 
 class ExistingFiles:

@@ -1,5 +1,6 @@
 """What every job of a run shares: set up once by :mod:`.run`, handed to each
-:class:`~.job.JobRun`."""
+:class:`~.job.JobRun`; and the downloads of images answered as URLs, which take the same
+retry rules and rate limit as the API's calls."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import RunOptions
+from ..errors import DownloadError, ProviderError
 from ..files.sidecar import Owner
 from ..models import Job
 from ..providers.base import Answer, Call, Endpoint, Provider
+from ..providers.download import download_image
 from ..providers.http import Proxies
 from .events import Events
 from .gate import Admission, Stopping
 from .polling import BulkPoller
+from .retrying import Attempts
 
 if TYPE_CHECKING:
     import aiohttp
@@ -44,6 +48,8 @@ class RunContext:
     may_retry: Callable[[Job], bool]
     # Runs a job's finishing beside the workers; waits while too many are waiting.
     spawn: Callable[[Coroutine[Any, Any, None]], Awaitable[None]]
+    # Runs a job's finishing at the event loop's next turn (small files: no task needed).
+    defer: Callable[[Callable[[], None]], None]
     # Who makes the images (provider and manifest), as each sidecar records it.
     owner: Owner
     # The forward proxies the environment names, for downloads (calls: see ``transport``).
@@ -59,3 +65,35 @@ class RunContext:
         """Run ``function(*args)`` on the file threads; its result or its exception."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.files, functools.partial(function, *args))
+
+    async def download(self, job: Job, url: str) -> bytes:
+        """Fetch an image the API answered with as a URL, at once (links expire), with the
+        same retry rules as the API. Raises DownloadError (retryable: a new run makes the
+        image again) when it cannot be had."""
+        attempts = Attempts(
+            job,
+            policy=self.options.retry,
+            admission=self.admission,
+            events=self.events,
+            failed=lambda error, retrying: None,
+            what="download",
+        )
+        try:
+            async for attempt in attempts:
+                with attempt:
+                    return await download_image(
+                        self.session,
+                        url,
+                        max_bytes=self.options.max_download_bytes,
+                        secret=self.endpoint.api_key,
+                        proxy=self.proxies.for_url(url),
+                    )
+        except ProviderError as error:
+            # The image was generated (and billed) but could not be fetched; a new run will
+            # generate it again, so say so plainly.
+            raise DownloadError(
+                f"the image was generated but its download failed: {error.message}",
+                status=error.status,
+                retryable=True,
+            ) from error
+        raise AssertionError("unreachable: the attempts end in a return or a raise")

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from ..errors import (
     ConnectError,
-    DownloadError,
     FatalProviderError,
     ProviderError,
     RateLimitError,
@@ -38,7 +37,6 @@ from ..providers.base import (
     Provider,
     ReturnedImage,
 )
-from ..providers.download import download_image
 from . import transitions
 from .context import RunContext
 from .events import (
@@ -149,7 +147,10 @@ class JobRun:
         else:
             # Finished beside the workers, so that this one sends its next request first:
             # at 128 requests in flight that is 0.1 s of a 2 s run (README, "Performance").
-            await self.run.spawn(self._succeed(inline=small_files(self.unplaced)))
+            if small_files(self.unplaced):
+                self.run.defer(self._succeed_now)
+            else:
+                await self.run.spawn(self._succeed())
 
     def _keep_previous(self) -> None:
         """Keep the images and sidecar of the job's earlier version (blocking: the file
@@ -218,7 +219,7 @@ class JobRun:
         for offset, returned in enumerate(wanted):
             if staged[offset] is not None or returned.url is None:
                 continue
-            data = await self._download(returned.url)
+            data = await self.run.download(self.job, returned.url)
             staged[offset] = await self.run.in_thread(
                 stage,
                 self.run.root,
@@ -244,37 +245,6 @@ class JobRun:
             raise
         finally:
             await self.run.admission.release(taken_at, **outcome)
-
-    async def _download(self, url: str) -> bytes:
-        """Fetch a URL result at once, with the same retry rules as the API."""
-        options = self.run.options
-        attempts = Attempts(
-            self.job,
-            policy=options.retry,
-            admission=self.run.admission,
-            events=self.run.events,
-            failed=lambda error, retrying: None,
-            what="download",
-        )
-        try:
-            async for attempt in attempts:
-                with attempt:
-                    return await download_image(
-                        self.run.session,
-                        url,
-                        max_bytes=options.max_download_bytes,
-                        secret=self.secret,
-                        proxy=self.run.proxies.for_url(url),
-                    )
-        except ProviderError as error:
-            # The image was generated (and billed) but could not be fetched; a new run will
-            # generate it again, so say so plainly.
-            raise DownloadError(
-                f"the image was generated but its download failed: {error.message}",
-                status=error.status,
-                retryable=True,
-            ) from error
-        raise AssertionError("unreachable: the attempts end in a return or a raise")
 
     # --- what happened, as events ----------------------------------------------------------
 
@@ -306,28 +276,41 @@ class JobRun:
         self.unplaced.extend(staged)
         self.run.events.emit(Staged(self.job, images))
 
-    async def _succeed(self, *, inline: bool) -> None:
-        """Place the files and the sidecar, then record success (beside the workers):
-        ``inline`` on the event loop (small files), else on the file threads."""
-        finished = datetime.now(UTC)
+    async def _succeed(self) -> None:
+        """Place the files (on the file threads) and the sidecar, then record success."""
+        unplaced, document = self._to_place()
+        try:
+            await self.run.in_thread(place, unplaced, self.run.root, self.job.id, document)
+        except OSError as error:
+            self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
+            return
+        self._succeeded()
+
+    def _succeed_now(self) -> None:
+        """:meth:`_succeed` for small files: placed here, on the event loop."""
+        unplaced, document = self._to_place()
+        try:
+            place(unplaced, self.run.root, self.job.id, document)
+        except OSError as error:
+            self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
+            return
+        self._succeeded()
+
+    def _to_place(self) -> tuple[list[StagedImage], dict[str, Any]]:
+        """The staged images to rename into place, and the sidecar to write beside them."""
         document = sidecar(
             self.job,
             self.record,
             self.provenance,
-            finished=finished,
+            finished=datetime.now(UTC),
             owner=self.run.owner,
             roles=image_roles(self._requests_for(self.job.n)),
             seed=self.seed,
         )
         unplaced, self.unplaced = self.unplaced, []
-        try:
-            if inline:
-                place(unplaced, self.run.root, self.job.id, document)
-            else:
-                await self.run.in_thread(place, unplaced, self.run.root, self.job.id, document)
-        except OSError as error:
-            self.run.stopping.abort(f"cannot write to {self.run.root}: {error}")
-            return
+        return unplaced, document
+
+    def _succeeded(self) -> None:
         self._record(transitions.succeeded(self.record, now=time.time()))
         self.run.events.emit(Finished(self.job, self.record))
         remove_superseded(self.run.root, self.previous, self.record)

@@ -1,5 +1,5 @@
 """The composition root of a run: lock the output folder, plan, wire the event listeners,
-and run the jobs on a pool of workers in one TaskGroup.
+and run the jobs on a pool of workers (:mod:`.pool`).
 
 For each job a worker does: ask the budget → run the job (:mod:`.job`) → next job. A job
 that succeeded is finished (files renamed into place, sidecar written, success recorded)
@@ -13,7 +13,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ from .events import Event, Events, Finished, Skipped
 from .gate import Admission, Stopping, signals
 from .job import JobRun
 from .polling import BulkPoller
+from .pool import Pool
 from .staging import restore_sidecars
 
 # Decoding, hashing and writing images, and writing sidecars, run on these threads so that
@@ -113,12 +114,8 @@ class _Run:
         )
         self.pricing: RunPricing | None = None
         self.rejections: Rejections | None = None
-        # The tasks a second interrupt cancels: workers, and jobs being finished (each
-        # leaves the set when done, so that memory follows concurrency, not jobs).
-        self._workers: set[asyncio.Task[None]] = set()
-        self._finishing = asyncio.Semaphore(4 * options.concurrency)
-        self._group: asyncio.TaskGroup | None = None
-        self.stopping.on_cancel(self._cancel_workers)
+        self.pool = Pool(concurrency=options.concurrency)
+        self.stopping.on_cancel(self.pool.cancel)
         self.stopping.on_interrupt(self._announce_interrupt)
         self.summary.job_keys = {job.id: job.key for job in manifest.jobs}
         self.summary.manifest = str(manifest.path)
@@ -170,7 +167,8 @@ class _Run:
                         providers=providers,
                         transport=transport,
                         may_retry=self._may_retry,
-                        spawn=self._spawn,
+                        spawn=self.pool.spawn,
+                        defer=self.pool.defer,
                         owner=run_owner(self.manifest, self.options),
                         proxies=proxies,
                         poller=poller,
@@ -315,38 +313,11 @@ class _Run:
             tick = outer.create_task(ticker())
             polls = outer.create_task(context.poller.run())
             try:
-                # Workers cancelled on purpose (second Ctrl-C, grace expired) end quietly:
-                # a TaskGroup does not treat a child's cancellation as an error.
-                async with asyncio.TaskGroup() as group:
-                    self._group = group
-                    for _ in range(self.options.concurrency):
-                        self._track(group.create_task(worker()))
+                await self.pool.run(worker)
             finally:
                 watchdog.cancel()
                 tick.cancel()
                 polls.cancel()
-
-    async def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Finish a job beside the workers (see :attr:`RunContext.spawn`)."""
-        try:
-            await self._finishing.acquire()
-        except BaseException:
-            coroutine.close()
-            raise
-        assert self._group is not None
-        self._track(self._group.create_task(self._finish(coroutine)))
-
-    def _track(self, task: asyncio.Task[None]) -> None:
-        self._workers.add(task)
-        task.add_done_callback(self._workers.discard)
-
-    async def _finish(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Finish a job beside the workers; its finishing slot was taken by ``spawn``, which
-        holds a worker back while ``4 x concurrency`` jobs wait to be finished."""
-        try:
-            await coroutine
-        finally:
-            self._finishing.release()
 
     def _announce_interrupt(self, interrupts: int) -> None:
         """Say at once what the interrupt does, and what it may cost."""
@@ -363,10 +334,6 @@ class _Run:
                 f"abandoning {plural(in_flight, 'request')} in flight: {they} may still be"
                 f" billed, and the state keeps {them} for the next run"
             )
-
-    def _cancel_workers(self) -> None:
-        for task in list(self._workers):
-            task.cancel()
 
 
 @contextlib.asynccontextmanager
