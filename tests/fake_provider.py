@@ -11,12 +11,15 @@ call in order, and the loop's own rules (pacing, recording, retries) stay the ru
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from support import PNG
 
+from batch_gen.config import RunOptions
 from batch_gen.errors import ProviderError
+from batch_gen.manifest import load_manifest
 from batch_gen.models import Job
 from batch_gen.providers.base import (
     Answer,
@@ -24,6 +27,7 @@ from batch_gen.providers.base import (
     ApiSpec,
     Call,
     Ended,
+    Endpoint,
     Generation,
     Poll,
     Ready,
@@ -31,6 +35,9 @@ from batch_gen.providers.base import (
     Running,
     Submitted,
 )
+from batch_gen.report import RunSummary
+from batch_gen.retry import RetryPolicy
+from batch_gen.runner import run_batch
 
 Scripted = Generation | Submitted | Running | Ready | Ended | ProviderError
 
@@ -112,3 +119,45 @@ class FakeApi:
         if isinstance(item, ProviderError):
             raise item
         return item
+
+
+class InProcessApi(Protocol):
+    """What :func:`run_fake` needs of a fake API: its provider and its transport."""
+
+    def provider_for(self, api: str) -> Any: ...
+
+    def transport(self, call: Call) -> Awaitable[Answer]: ...
+
+
+def fake_manifest(tmp_path: Path, jobs: int = 1, n: int | None = None) -> Path:
+    """A manifest of ``jobs`` jobs ``j0``, ``j1``, ... (each of ``n`` images if given),
+    writing into ``tmp_path / "out"``."""
+    images = "" if n is None else f", n: {n}"
+    lines = [f"output: {{dir: {tmp_path / 'out'}}}", "jobs:"]
+    lines += [f"  - {{id: j{number}, prompt: 'prompt {number}'{images}}}" for number in range(jobs)]
+    path = tmp_path / "m.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def run_fake(path: Path, api: InProcessApi, **options: Any) -> RunSummary:
+    """Runs the manifest at ``path`` in process against ``api``: three attempts without
+    waiting, no polling interval, no model check, one worker; ``options`` override."""
+    manifest = load_manifest(path)
+    settings: dict[str, Any] = {
+        "output_dir": manifest.output.dir,
+        "filename": manifest.output.filename,
+        "api_key": "sk-test",
+        "retry": RetryPolicy(max_attempts=3, scale=0.0),
+        "poll_interval": 0.0,
+        "check_models": False,
+        "concurrency": 1,
+    }
+    settings.update(options)
+    return await run_batch(
+        manifest,
+        RunOptions(**settings),
+        endpoint=Endpoint("http://fake.invalid", "sk-test"),
+        providers=api.provider_for,
+        transport=api.transport,
+    )

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fake_provider import image
+from fake_provider import fake_manifest, image, run_fake
 from support import PNG
 
-from batch_gen.config import RunOptions
 from batch_gen.errors import BadResponseError, ProviderError
 from batch_gen.manifest import load_manifest
 from batch_gen.models import Job, JobRecord, JobStatus
@@ -27,7 +26,6 @@ from batch_gen.providers.base import (
     BulkPoll,
     Call,
     Ended,
-    Endpoint,
     Generation,
     Poll,
     Ready,
@@ -35,8 +33,6 @@ from batch_gen.providers.base import (
     Submitted,
 )
 from batch_gen.report import RunSummary
-from batch_gen.retry import RetryPolicy
-from batch_gen.runner import run_batch
 from batch_gen.runner.polling import MISSED_ROUNDS
 from batch_gen.state.journal import StateStore, read_state
 
@@ -127,38 +123,13 @@ class TaskBoard:
         return [call.path.rsplit("/", 1)[1] for _, call in self.calls if call.method == "GET"]
 
 
-def _manifest(tmp_path: Path, jobs: int) -> Path:
-    lines = [f"output: {{dir: {tmp_path / 'out'}}}", "jobs:"]
-    lines += [f"  - {{id: j{number}, prompt: 'prompt {number}'}}" for number in range(jobs)]
-    path = tmp_path / "m.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 async def _run(path: Path, board: TaskBoard, **options: Any) -> RunSummary:
-    manifest = load_manifest(path)
-    settings: dict[str, Any] = {
-        "output_dir": manifest.output.dir,
-        "filename": manifest.output.filename,
-        "api_key": "sk-test",
-        "retry": RetryPolicy(max_attempts=3, scale=0.0),
-        "poll_interval": 0.01,
-        "check_models": False,
-        "concurrency": 200,
-    }
-    settings.update(options)
-    return await run_batch(
-        manifest,
-        RunOptions(**settings),
-        endpoint=Endpoint("http://fake.invalid", "sk-test"),
-        providers=board.provider_for,
-        transport=board.transport,
-    )
+    return await run_fake(path, board, **{"poll_interval": 0.01, "concurrency": 200, **options})
 
 
 async def test_150_tasks_are_polled_in_bulk_calls_of_at_most_100_ids(tmp_path: Path) -> None:
     board = TaskBoard()
-    summary = await _run(_manifest(tmp_path, 150), board)
+    summary = await _run(fake_manifest(tmp_path, 150), board)
     assert summary.exit_status() == 0
     assert len(summary.succeeded) == 150
     calls = board.bulk_calls()
@@ -172,7 +143,7 @@ async def test_150_tasks_are_polled_in_bulk_calls_of_at_most_100_ids(tmp_path: P
 
 async def test_a_task_the_bulk_answers_leave_out_is_fetched_singly(tmp_path: Path) -> None:
     board = TaskBoard(hidden={"t2"})
-    summary = await _run(_manifest(tmp_path, 3), board)
+    summary = await _run(fake_manifest(tmp_path, 3), board)
     assert summary.exit_status() == 0
     listed = board.bulk_calls()
     # t2 was asked about in bulk MISSED_ROUNDS times, then fetched alone, until ready.
@@ -186,7 +157,7 @@ async def test_a_task_left_out_and_gone_is_lost_by_its_single_fetch(tmp_path: Pa
     follow (patience, then one replacement per run)."""
     board = TaskBoard(hidden={"t1"})
     board.read_answer = _forgetting(board, "t1")  # type: ignore[method-assign]
-    summary = await _run(_manifest(tmp_path, 1), board)
+    summary = await _run(fake_manifest(tmp_path, 1), board)
     assert summary.exit_status() == 0
     assert summary.possibly_billed == {"j0": 1}  # the lost task was paid for
     assert "t1" in board.single_polls()
@@ -210,7 +181,7 @@ def _forgetting(board: TaskBoard, task_id: str) -> Any:
 
 async def test_a_refused_bulk_route_falls_back_to_single_polls(tmp_path: Path) -> None:
     board = TaskBoard(refuse=True)
-    summary = await _run(_manifest(tmp_path, 5), board)
+    summary = await _run(fake_manifest(tmp_path, 5), board)
     assert summary.exit_status() == 0
     assert len(board.bulk_calls()) == 1  # refused once: never asked again this run
     assert Counter(board.single_polls()) == Counter({f"t{n}": 2 for n in range(1, 6)})
@@ -218,7 +189,7 @@ async def test_a_refused_bulk_route_falls_back_to_single_polls(tmp_path: Path) -
 
 async def test_bulk_polls_take_their_own_rpm_slots(tmp_path: Path) -> None:
     board = TaskBoard(ready_after=3)
-    summary = await _run(_manifest(tmp_path, 4), board, rpm=1200)  # one call per 50 ms
+    summary = await _run(fake_manifest(tmp_path, 4), board, rpm=1200)  # one call per 50 ms
     assert summary.exit_status() == 0
     times = [at for at, _ in board.calls]
     assert len(board.bulk_calls()) >= 3  # every task asked about three times, in bulk
@@ -230,7 +201,7 @@ async def test_bulk_polls_take_their_own_rpm_slots(tmp_path: Path) -> None:
 async def test_a_task_recorded_before_a_crash_is_polled_in_bulk_by_its_id(
     tmp_path: Path,
 ) -> None:
-    path = _manifest(tmp_path, 1)
+    path = fake_manifest(tmp_path, 1)
     job = load_manifest(path).jobs[0]
     board = TaskBoard(known={"t-old"})
     with StateStore.open(tmp_path / "out") as store:

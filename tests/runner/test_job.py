@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_provider import FakeApi, image, ready
+from fake_provider import FakeApi, fake_manifest, image, ready, run_fake
 from support import PNG
 
-from batch_gen.config import RunOptions
 from batch_gen.errors import (
     AuthenticationError,
     BadResponseError,
@@ -20,48 +19,16 @@ from batch_gen.errors import (
     ServerError,
     TransportError,
 )
-from batch_gen.manifest import load_manifest
 from batch_gen.models import JobStatus
-from batch_gen.providers.base import Ended, Endpoint, Running, Submitted
-from batch_gen.report import RunSummary
+from batch_gen.providers.base import Ended, Running, Submitted
 from batch_gen.retry import RetryPolicy
-from batch_gen.runner import run_batch
 from batch_gen.runner.tasks import LOST_TASK_PATIENCE
 from batch_gen.state.journal import read_state
 
 
-def _manifest(tmp_path: Path, jobs: int = 1, n: int = 1) -> Path:
-    lines = [f"output: {{dir: {tmp_path / 'out'}}}", "jobs:"]
-    lines += [f"  - {{id: j{number}, prompt: 'prompt {number}', n: {n}}}" for number in range(jobs)]
-    path = tmp_path / "m.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-async def _run(path: Path, api: FakeApi, **options: Any) -> RunSummary:
-    manifest = load_manifest(path)
-    settings: dict[str, Any] = {
-        "output_dir": manifest.output.dir,
-        "filename": manifest.output.filename,
-        "api_key": "sk-test",
-        "retry": RetryPolicy(max_attempts=3, scale=0.0),
-        "poll_interval": 0.0,
-        "check_models": False,
-        "concurrency": 1,
-    }
-    settings.update(options)
-    return await run_batch(
-        manifest,
-        RunOptions(**settings),
-        endpoint=Endpoint("http://fake.invalid", "sk-test"),
-        providers=api.provider_for,
-        transport=api.transport,
-    )
-
-
 async def test_a_retryable_failure_is_retried_and_counted_once(tmp_path: Path) -> None:
     api = FakeApi().enqueue(ServerError("busy", status=503), image())
-    summary = await _run(_manifest(tmp_path), api)
+    summary = await run_fake(fake_manifest(tmp_path), api)
     assert summary.succeeded == ["j0"]
     assert (summary.requests, summary.retries, summary.ambiguous_retries) == (2, 1, 0)
     record = read_state(tmp_path / "out")["j0"]
@@ -74,7 +41,7 @@ async def test_attempts_count_the_most_tries_a_request_needed_not_the_requests(
 ) -> None:
     """Three requests, the second tried twice: 2 attempts, in the state and the sidecar."""
     api = FakeApi().enqueue(image(), ServerError("busy", status=503), image(), image())
-    summary = await _run(_manifest(tmp_path, n=3), api)
+    summary = await run_fake(fake_manifest(tmp_path, n=3), api)
     assert (summary.requests, summary.retries) == (4, 1)
     assert read_state(tmp_path / "out")["j0"].attempts == 2
     assert json.loads((tmp_path / "out" / "j0.json").read_text())["attempts"] == 2
@@ -82,7 +49,7 @@ async def test_attempts_count_the_most_tries_a_request_needed_not_the_requests(
 
 async def test_a_lost_answer_is_a_possibly_billed_retry(tmp_path: Path) -> None:
     lost = TransportError("dropped", ambiguous=True)
-    summary = await _run(_manifest(tmp_path), FakeApi().enqueue(lost, image()))
+    summary = await run_fake(fake_manifest(tmp_path), FakeApi().enqueue(lost, image()))
     assert (summary.retries, summary.ambiguous_retries) == (1, 1)
     assert summary.ambiguous_jobs == {"j0"}
     assert read_state(tmp_path / "out")["j0"].ambiguous_retries == 1
@@ -90,7 +57,7 @@ async def test_a_lost_answer_is_a_possibly_billed_retry(tmp_path: Path) -> None:
 
 async def test_a_permanent_refusal_fails_the_job_without_a_retry(tmp_path: Path) -> None:
     api = FakeApi().enqueue(ContentPolicyError("refused"))
-    summary = await _run(_manifest(tmp_path), api)
+    summary = await run_fake(fake_manifest(tmp_path), api)
     assert list(summary.failed) == ["j0"]
     assert summary.requests == 1
     record = read_state(tmp_path / "out")["j0"]
@@ -100,7 +67,7 @@ async def test_a_permanent_refusal_fails_the_job_without_a_retry(tmp_path: Path)
 
 async def test_the_last_attempt_fails_the_job_retryable(tmp_path: Path) -> None:
     api = FakeApi().enqueue(*(ServerError("busy", status=500) for _ in range(3)))
-    summary = await _run(_manifest(tmp_path), api)
+    summary = await run_fake(fake_manifest(tmp_path), api)
     record = read_state(tmp_path / "out")["j0"]
     assert (record.status, record.retryable, record.attempts) == (JobStatus.FAILED, True, 3)
     assert summary.retries == 2
@@ -109,7 +76,7 @@ async def test_the_last_attempt_fails_the_job_retryable(tmp_path: Path) -> None:
 
 async def test_a_fatal_error_aborts_the_run_and_dispatches_nothing_more(tmp_path: Path) -> None:
     api = FakeApi().enqueue(AuthenticationError("invalid token", status=401))
-    summary = await _run(_manifest(tmp_path, jobs=3), api)
+    summary = await run_fake(fake_manifest(tmp_path, jobs=3), api)
     assert summary.exit_status() == 3
     assert "invalid token" in (summary.aborted or "")
     assert len(api.calls) == 1
@@ -118,7 +85,7 @@ async def test_a_fatal_error_aborts_the_run_and_dispatches_nothing_more(tmp_path
 
 async def test_fail_fast_stops_dispatching_after_the_first_failure(tmp_path: Path) -> None:
     api = FakeApi().enqueue(ContentPolicyError("no"), image(), image())
-    summary = await _run(_manifest(tmp_path, jobs=3), api, fail_fast=True)
+    summary = await run_fake(fake_manifest(tmp_path, jobs=3), api, fail_fast=True)
     assert summary.stopped_early
     assert list(summary.failed) == ["j0"]
     assert summary.not_run == 2
@@ -127,7 +94,7 @@ async def test_fail_fast_stops_dispatching_after_the_first_failure(tmp_path: Pat
 
 async def test_images_of_a_job_are_numbered_and_kept_across_a_failure(tmp_path: Path) -> None:
     api = FakeApi().enqueue(image(), ContentPolicyError("no"))
-    summary = await _run(_manifest(tmp_path, n=2), api)
+    summary = await run_fake(fake_manifest(tmp_path, n=2), api)
     record = read_state(tmp_path / "out")["j0"]
     assert record.files == ("j0-1.png",)
     assert record.status is JobStatus.FAILED
@@ -149,20 +116,20 @@ async def test_a_task_is_recorded_before_its_first_poll(tmp_path: Path) -> None:
 
     api.read_poll = read_poll  # type: ignore[method-assign]
     api.enqueue(Submitted("t-1"), Running(), ready())
-    summary = await _run(_manifest(tmp_path), api)
+    summary = await run_fake(fake_manifest(tmp_path), api)
     assert summary.succeeded == ["j0"]
     assert seen == [{"submit:1": "t-1"}, {"submit:1": "t-1"}]
     assert [call.method for call in api.calls] == ["POST", "GET", "GET"]
 
 
 async def test_a_recorded_task_is_polled_not_submitted_again(tmp_path: Path) -> None:
-    path = _manifest(tmp_path)
+    path = fake_manifest(tmp_path)
     first = FakeApi(tasks=True).enqueue(Submitted("t-1"), ContentPolicyError("stop here"))
-    await _run(path, first, retry=RetryPolicy(max_attempts=1))
+    await run_fake(path, first, retry=RetryPolicy(max_attempts=1))
     # The refusal came from a poll: the task stays recorded, paid for.
     assert read_state(tmp_path / "out")["j0"].tasks == {"submit:1": "t-1"}
     second = FakeApi(tasks=True).enqueue(ready())
-    summary = await _run(path, second, retry_failed=True)
+    summary = await run_fake(path, second, retry_failed=True)
     assert summary.succeeded == ["j0"]
     assert [call.path for call in second.calls] == ["/fake/t-1"]
 
@@ -182,7 +149,7 @@ async def test_an_ended_task_is_forgotten_and_counted_as_possibly_billed(
     api = FakeApi(tasks=True).enqueue(
         Submitted("t-1"), *(ending for _ in range(polls)), Submitted("t-2"), ready()
     )
-    summary = await _run(_manifest(tmp_path), api)
+    summary = await run_fake(fake_manifest(tmp_path), api)
     record = read_state(tmp_path / "out")["j0"]
     assert record.status is JobStatus.SUCCEEDED
     assert record.tasks == {"submit:1": "t-2"}
@@ -200,7 +167,9 @@ async def test_a_job_replaces_a_lost_task_once_per_run(tmp_path: Path) -> None:
         Submitted("t-2"),
         *(lost for _ in range(patience)),
     )
-    summary = await _run(_manifest(tmp_path), api, retry=RetryPolicy(max_attempts=5, scale=0))
+    summary = await run_fake(
+        fake_manifest(tmp_path), api, retry=RetryPolicy(max_attempts=5, scale=0)
+    )
     assert [call.method for call in api.calls].count("POST") == 2
     assert summary.possibly_billed == {"j0": 2}
     record = read_state(tmp_path / "out")["j0"]
@@ -213,7 +182,7 @@ async def test_a_failed_poll_is_retried_on_the_same_task_and_never_possibly_bill
 ) -> None:
     lost_poll = TransportError("dropped", ambiguous=True)
     api = FakeApi(tasks=True).enqueue(Submitted("t-1"), lost_poll, ready())
-    summary = await _run(_manifest(tmp_path), api)
+    summary = await run_fake(fake_manifest(tmp_path), api)
     assert summary.succeeded == ["j0"]
     assert summary.ambiguous_retries == 0
     assert [call.path for call in api.calls] == ["/fake", "/fake/t-1", "/fake/t-1"]
@@ -221,8 +190,8 @@ async def test_a_failed_poll_is_retried_on_the_same_task_and_never_possibly_bill
 
 async def test_a_task_past_its_deadline_fails_naming_the_task(tmp_path: Path) -> None:
     api = FakeApi(tasks=True).enqueue(Submitted("t-9"), *(Running() for _ in range(50)))
-    summary = await _run(
-        _manifest(tmp_path),
+    summary = await run_fake(
+        fake_manifest(tmp_path),
         api,
         task_timeout=0.05,
         poll_interval=0.02,
@@ -246,7 +215,7 @@ async def test_every_call_takes_its_own_rate_slot(tmp_path: Path) -> None:
         return await send(call)
 
     api.transport = timed  # type: ignore[method-assign]
-    await _run(_manifest(tmp_path), api, rpm=1200)
+    await run_fake(fake_manifest(tmp_path), api, rpm=1200)
     assert len(times) == 3
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(gap >= 0.045 for gap in gaps), gaps
