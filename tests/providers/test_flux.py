@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 from provider_support import MemoryChannel, answer, input_file
-from support import API_BASE, API_KEY, PNG
+from support import API_BASE, API_KEY, PNG, sent
 
 from batch_gen.errors import (
     BadResponseError,
@@ -72,10 +72,6 @@ def _ready(task_id: str) -> dict[str, Any]:
 def _accepted(task_id: str) -> dict[str, Any]:
     # polling_url points elsewhere on purpose: the client must poll CometAPI instead.
     return {"id": task_id, "polling_url": f"https://api.us1.bfl.invalid/v1/get_result?id={task_id}"}
-
-
-def _count(mock: aioresponses) -> int:
-    return sum(len(calls) for calls in mock.requests.values())
 
 
 def _posts(mock: aioresponses) -> list[Any]:
@@ -190,7 +186,7 @@ async def test_submit_records_then_polls_cometapi_until_ready(
         mock.get(RESULT.format("abc-1"), payload=_pending("abc-1"))
         mock.get(RESULT.format("abc-1"), payload=_ready("abc-1"))
         generation = await perform(Flux(), request, channel)
-        assert _count(mock) == 4
+        assert len(sent(mock)) == 4
         [submit] = _posts(mock)
     assert submit.kwargs["json"] == {
         "prompt": "a red fox in snow",
@@ -219,7 +215,7 @@ async def test_a_recorded_task_is_polled_without_a_submit(session: aiohttp.Clien
     with aioresponses() as mock:
         mock.get(RESULT.format("t2"), payload=_ready("t2"))
         generation = await perform(Flux(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert generation.images[0].url == SAMPLE.format("t2")
     assert channel.log == ["poll 1"]
 
@@ -300,7 +296,7 @@ async def test_a_task_that_ends_without_an_image_is_forgotten(
         mock.get(RESULT.format("t1"), payload={"id": "t1", **document}, repeat=True)
         with pytest.raises(error) as caught:
             await perform(Flux(), request, channel)
-        assert _count(mock) == polls
+        assert len(sent(mock)) == polls
     assert caught.value.retryable is retryable
     assert caught.value.ambiguous
     assert channel.tasks() == {}
@@ -319,7 +315,7 @@ async def test_a_task_not_found_while_young_is_found_on_a_later_poll(
             mock.get(RESULT.format("t1"), payload={"id": "t1", "status": "Task not found"})
         mock.get(RESULT.format("t1"), payload=_ready("t1"))
         generation = await perform(Flux(), request, channel)
-        assert _count(mock) == 3
+        assert len(sent(mock)) == 3
     assert generation.request_id == "t1"
     assert channel.billable == []  # nothing submitted again
     assert channel.tasks() == {"submit": "t1"}
@@ -351,7 +347,7 @@ async def test_unknown_statuses_keep_polling(session: aiohttp.ClientSession) -> 
         mock.get(RESULT.format("t1"), payload={"id": "t1", "status": "Processing"})
         mock.get(RESULT.format("t1"), payload=_ready("t1"))
         await perform(Flux(), request, channel)
-        assert _count(mock) == 2
+        assert len(sent(mock)) == 2
 
 
 async def test_ready_without_a_sample_keeps_the_task(session: aiohttp.ClientSession) -> None:
@@ -362,7 +358,7 @@ async def test_ready_without_a_sample_keeps_the_task(session: aiohttp.ClientSess
         mock.get(RESULT.format("t1"), payload={"id": "t1", "status": "Ready", "result": {}})
         with pytest.raises(BadResponseError):
             await perform(Flux(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert channel.tasks() == {"submit": "t1"}
 
 
@@ -380,7 +376,7 @@ async def test_a_failed_poll_keeps_the_task_and_is_not_ambiguous(
             await perform(Flux(), request, channel)
         mock.get(RESULT.format("t1"), payload=_ready("t1"))
         await perform(Flux(), request, channel)
-        assert _count(mock) == 2
+        assert len(sent(mock)) == 2
     assert caught.value.retryable
     assert not caught.value.ambiguous
     assert channel.tasks() == {"submit": "t1"}
@@ -411,7 +407,7 @@ async def test_refused_submits_record_nothing(
         mock.post(f"{BASE}/flux/v1/flux-pro-1.1", status=status, payload=document)
         with pytest.raises(expected) as caught:
             await perform(Flux(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert channel.log == []
     assert caught.value.ambiguous is (expected is BadResponseError)
 
@@ -426,7 +422,7 @@ async def test_an_input_image_goes_inline_in_the_models_field(
         mock.post(f"{BASE}/flux/v1/flux-kontext-pro", payload=_accepted("k1"))
         mock.get(RESULT.format("k1"), payload=_ready("k1"))
         await perform(Flux(), request, MemoryChannel(session))
-        assert _count(mock) == 2
+        assert len(sent(mock)) == 2
         [submit] = _posts(mock)
     assert submit.kwargs["json"]["input_image"] == base64.b64encode(PNG).decode()
 
@@ -444,7 +440,7 @@ async def test_an_input_changed_since_the_manifest_is_refused_before_sending(
         mock.post(f"{BASE}/flux/v1/flux-kontext-pro", payload=_accepted("k1"))
         with pytest.raises(InvalidRequestError, match=r"ref\.png changed since the manifest"):
             await perform(Flux(), request, channel)
-        assert _count(mock) == 0
+        assert len(sent(mock)) == 0
     assert channel.log == []
 
 
@@ -459,6 +455,6 @@ async def test_a_poll_answer_without_status_is_retried_not_polled_forever(
         mock.get(RESULT.format("t1"), payload={"error": {"message": "busy", "code": ""}})
         with pytest.raises(BadResponseError, match="busy") as caught:
             await perform(Flux(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert caught.value.retryable
     assert channel.tasks() == {"submit": "t1"}

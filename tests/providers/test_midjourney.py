@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 from provider_support import MemoryChannel, answer, input_file
-from support import API_BASE, API_KEY, PNG
+from support import API_BASE, API_KEY, PNG, sent
 
 from batch_gen.errors import (
     BadResponseError,
@@ -102,10 +102,6 @@ def _calls(mock: aioresponses, method: str, url: str) -> list[Any]:
         if verb == method and str(address) == url
         for call in calls
     ]
-
-
-def _count(mock: aioresponses) -> int:
-    return sum(len(calls) for calls in mock.requests.values())
 
 
 # --- pure request building --------------------------------------------------------------
@@ -347,7 +343,7 @@ async def test_imagine_submits_records_then_polls_until_success(
         mock.get(url, payload=_task("1773314942177684", "IN_PROGRESS", progress="40%"))
         mock.get(url, payload=_done("1773314942177684"))
         generation = await perform(Midjourney(), request, channel)
-        assert _count(mock) == 4
+        assert len(sent(mock)) == 4
         [submit] = _calls(mock, "POST", BASE + path)
     assert submit.kwargs["json"] == {
         "prompt": "a lighthouse at dusk --ar 7:4",
@@ -372,7 +368,7 @@ async def test_already_exists_and_queued_are_polled_like_a_submit(
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("7", code))
         mock.get(FETCH.format(7), payload=_done("7"))
         generation = await perform(Midjourney(), request, channel)
-        assert _count(mock) == 2
+        assert len(sent(mock)) == 2
     assert generation.images[0].url == IMAGE.format(7)
     assert channel.tasks() == {"imagine": "7"}
 
@@ -394,7 +390,7 @@ async def test_refused_submits_record_nothing_and_poll_nothing(
         )
         with pytest.raises(error):
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert channel.log == []
 
 
@@ -408,7 +404,7 @@ async def test_a_recorded_imagine_task_is_polled_without_a_submit(
         mock.get(FETCH.format(555), payload=_task("555", "IN_PROGRESS"))
         mock.get(FETCH.format(555), payload=_done("555"))
         generation = await perform(Midjourney(), request, channel)
-        assert _count(mock) == 2
+        assert len(sent(mock)) == 2
     assert generation.images[0].url == IMAGE.format(555)
     assert channel.log == ["poll 1", "poll 2"]
 
@@ -431,7 +427,7 @@ async def test_a_failed_task_is_forgotten_so_the_retry_submits_again(
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("2"))
         mock.get(FETCH.format(2), payload=_done("2"))
         await perform(provider, request, channel)
-        assert _count(mock) == 4
+        assert len(sent(mock)) == 4
     assert channel.log == [
         "record imagine 1",
         "poll 1",
@@ -458,7 +454,7 @@ async def test_a_task_the_gateway_no_longer_knows_is_forgotten(
         )
         with pytest.raises(BadResponseError, match="gone") as caught:
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == polls
+        assert len(sent(mock)) == polls
     assert caught.value.retryable
     assert caught.value.ambiguous  # the lost task was paid for; the next one may be too
     assert channel.tasks() == {}
@@ -479,7 +475,7 @@ async def test_a_poll_that_fails_keeps_the_task_and_is_not_ambiguous(
             await perform(Midjourney(), request, channel)
         mock.get(FETCH.format(3), payload=_done("3"))
         generation = await perform(Midjourney(), request, channel)
-        assert _count(mock) == 2
+        assert len(sent(mock)) == 2
     assert caught.value.retryable
     assert not caught.value.ambiguous
     assert generation.images[0].url == IMAGE.format(3)
@@ -506,7 +502,7 @@ async def test_upscales_press_the_button_of_the_latest_fetch(
         mock.post(action, payload=_submitted("203"))
         mock.get(FETCH.format(203), payload=_done("203"))
         three = await perform(provider, provider.requests_for(job, 1)[0], channel)
-        assert _count(mock) == 7
+        assert len(sent(mock)) == 7
         bodies = [call.kwargs["json"] for call in _calls(mock, "POST", action)]
     assert bodies == [
         {"taskId": "100", "customId": "MJ::JOB::upsample::1::first-read"},
@@ -537,7 +533,7 @@ async def test_an_upscale_sends_each_call_in_its_own_slot(
         mock.post(f"{BASE}/mj-fast/mj/submit/action", payload=_submitted("202"))
         mock.get(FETCH.format(202), payload=_done("202"))
         await perform(provider, request, channel)
-        assert _count(mock) == 3
+        assert len(sent(mock)) == 3
     assert [(call.method, call.path) for call in channel.calls] == [
         ("GET", "/mj/task/100/fetch"),
         ("POST", "/mj-fast/mj/submit/action"),
@@ -554,7 +550,7 @@ async def test_a_recorded_upscale_task_is_polled_without_an_action(
     with aioresponses() as mock:
         mock.get(FETCH.format(303), payload=_done("303"))
         generation = await perform(Midjourney(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert generation.images[0].url == IMAGE.format(303)
 
 
@@ -566,7 +562,7 @@ async def test_an_upscale_without_a_grid_task_fails_permanently_without_sending(
     with aioresponses() as mock:
         with pytest.raises(InvalidRequestError, match="imagine step must succeed first") as caught:
             await perform(Midjourney(), request, MemoryChannel(session))
-        assert _count(mock) == 0
+        assert len(sent(mock)) == 0
     assert not caught.value.retryable
 
 
@@ -580,7 +576,7 @@ async def test_an_upscale_whose_grid_is_gone_says_how_to_start_over(
         mock.get(FETCH.format(100), status=400, payload={"code": 4, "description": "task_no_found"})
         with pytest.raises(InvalidRequestError, match="--force"):
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert channel.tasks() == {"imagine": "100"}
 
 
@@ -592,7 +588,7 @@ async def test_a_grid_without_the_button_is_retryable(session: aiohttp.ClientSes
         mock.get(FETCH.format(100), payload={**_done("100"), "buttons": []})
         with pytest.raises(BadResponseError, match="U2") as caught:
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert caught.value.retryable
     assert "upscale:2" not in channel.tasks()
 
@@ -623,7 +619,7 @@ async def test_an_input_changed_since_the_manifest_is_refused_before_sending(
         mock.post(f"{BASE}/mj-fast/mj/submit/imagine", payload=_submitted("5"))
         with pytest.raises(InvalidRequestError, match=r"ref\.png changed since the manifest"):
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == 0
+        assert len(sent(mock)) == 0
     assert channel.log == []
 
 
@@ -638,6 +634,6 @@ async def test_a_fetch_answer_that_is_not_a_task_is_retried_not_polled_forever(
         mock.get(FETCH.format(8), payload={"code": 9, "description": "system busy"})
         with pytest.raises(BadResponseError, match="system busy") as caught:
             await perform(Midjourney(), request, channel)
-        assert _count(mock) == 1
+        assert len(sent(mock)) == 1
     assert caught.value.retryable
     assert channel.tasks() == {"imagine": "8"}
