@@ -70,6 +70,7 @@ async def test_transport_failure_is_retryable(session: aiohttp.ClientSession) ->
     """A reset during the download is a retryable transport error."""
     with aioresponses() as mock:
         mock.get(URL, exception=aiohttp.ServerDisconnectedError())
-        with pytest.raises(TransportError) as caught:
+        # The mocked reset, not an unmatched URL ("connection failed": retryable too).
+        with pytest.raises(TransportError, match="server closed the connection") as caught:
             await download_image(session, URL)
     assert caught.value.retryable
