@@ -15,11 +15,12 @@ import msgspec
 from batch_gen.cli.exits import EXIT_FAILED, EXIT_OK
 from batch_gen.config import provider_identity
 from batch_gen.gcpause import gc_paused
-from batch_gen.manifest import default_output_dir, load_manifest, with_provider
+from batch_gen.manifest import default_output_dir
 from batch_gen.planning.status import (
     LISTED,
     StatusReport,
     format_status,
+    manifest_as_last_run,
     read_status,
     runs_in_progress_line,
     status_of,
@@ -63,9 +64,9 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
     Reuses the ids and keys the last run recorded when the manifest is byte-for-byte the
     same (see state/jobindex.py), so that a 100,000-job status needs no validation pass.
     """
-    default_provider = provider_identity(offline=False, base_url=None, environ=os.environ)
     known_dir = output or default_output_dir(path)
     if known_dir is not None:
+        default_provider = provider_identity(offline=False, base_url=None, environ=os.environ)
         provider = read_run_info(known_dir).get("provider", default_provider)
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -75,9 +76,5 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
             pairs = read_job_index(known_dir, manifest_sha256=digest, provider=provider)
             if pairs is not None:
                 return status_of(pairs, known_dir), known_dir
-    manifest = load_manifest(path, provider=default_provider)
-    output_dir = output or manifest.output.dir
-    last_provider = read_run_info(output_dir).get("provider")
-    if isinstance(last_provider, str) and last_provider != default_provider:
-        manifest = with_provider(manifest, last_provider)  # e.g. the last run was --offline
+    manifest, output_dir = manifest_as_last_run(path, output)
     return read_status(manifest, output_dir), output_dir

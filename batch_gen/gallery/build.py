@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch_gen.config import provider_identity
 from batch_gen.files.atomic import write_atomic
-from batch_gen.manifest import load_manifest, with_provider
 from batch_gen.models import Manifest
+from batch_gen.planning.status import manifest_as_last_run
 from batch_gen.pricing.catalog import Catalog
-from batch_gen.state.runinfo import read_run_info
 
 from .collect import collect
 from .render import render_page
 from .thumbs import thumbnails
 
 GALLERY_NAME = "gallery.html"
+
+__all__ = ["GALLERY_NAME", "manifest_as_last_run", "write_gallery"]
 
 
 def write_gallery(manifest: Manifest, output_dir: Path, *, catalog: Catalog | None = None) -> Path:
@@ -41,23 +39,3 @@ def write_gallery(manifest: Manifest, output_dir: Path, *, catalog: Catalog | No
     path = output_dir / GALLERY_NAME
     write_atomic(path, page.encode("utf-8"))
     return path
-
-
-def manifest_as_last_run(
-    path: Path, output: Path | None = None, *, environ: Mapping[str, str] = os.environ
-) -> tuple[Manifest, Path]:
-    """The manifest at ``path`` with its jobs keyed for the provider the output folder's
-    last run used (an offline run keys every job for the simulator), and that folder
-    (``output``, else the manifest's). What ``gallery MANIFEST [--output DIR]`` shows.
-
-    Raises:
-        ManifestError: the manifest cannot be read or is invalid.
-    """
-    manifest = load_manifest(
-        path, provider=provider_identity(offline=False, base_url=None, environ=environ)
-    )
-    output_dir = output or manifest.output.dir
-    last = read_run_info(output_dir).get("provider")
-    if isinstance(last, str):
-        manifest = with_provider(manifest, last)
-    return manifest, output_dir

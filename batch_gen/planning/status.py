@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,9 +12,12 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from batch_gen.config import provider_identity
+from batch_gen.manifest import load_manifest, with_provider
 from batch_gen.models import JobRecord, JobStatus, Manifest
 from batch_gen.planning.on_disk import OnDisk, survey
 from batch_gen.state.journal import read_state
+from batch_gen.state.runinfo import read_run_info
 
 
 class JobStatusRow(NamedTuple):  # built 100,000 times for a large manifest: a fast tuple
@@ -148,3 +152,22 @@ def format_status(
     if len(unfinished) > len(shown):
         lines.append(f"  ... and {len(unfinished) - len(shown)} more; --all to list them")
     return "\n".join(lines)
+
+
+def manifest_as_last_run(
+    path: Path, output: Path | None = None, *, environ: Mapping[str, str] = os.environ
+) -> tuple[Manifest, Path]:
+    """The manifest at ``path`` with its jobs keyed for the provider the output folder's
+    last run used (an offline run keys every job for the simulator), and that folder
+    (``output``, else the manifest's): what ``status`` and ``gallery`` show.
+
+    Raises:
+        ManifestError: the manifest cannot be read or is invalid.
+    """
+    default_provider = provider_identity(offline=False, base_url=None, environ=environ)
+    manifest = load_manifest(path, provider=default_provider)
+    output_dir = output or manifest.output.dir
+    last = read_run_info(output_dir).get("provider")
+    if isinstance(last, str) and last != default_provider:
+        manifest = with_provider(manifest, last)  # e.g. the last run was --offline
+    return manifest, output_dir
