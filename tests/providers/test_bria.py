@@ -331,6 +331,8 @@ async def test_transient_poll_failures_keep_the_task(
         with pytest.raises(expected) as caught:
             await perform(provider, request, channel)
         assert len(_calls(mock)) == 1
+    if exception is not None:  # the mocked failure, not an unmatched URL's refused connection
+        assert caught.value.__cause__ is exception
     assert caught.value.retryable
     assert not caught.value.ambiguous
     assert channel.tasks().get("edit:1") == TASK

@@ -289,6 +289,8 @@ async def test_transport_failures_are_retryable_and_maybe_billed(
         with pytest.raises(TransportError) as caught:
             await perform(provider, request, MemoryChannel(session))
         assert len(sent(mock)) == 1
+    # The mocked failure, not an unmatched URL's refused connection (also a TransportError).
+    assert caught.value.__cause__ is exception
     assert caught.value.retryable
     assert caught.value.ambiguous is ambiguous
 
