@@ -114,6 +114,12 @@ def _token_cost(pricing: Pricing, *, input_tokens: float, output_tokens: float) 
     return (input_tokens * input_price + output_tokens * output_price) / 1_000_000
 
 
+def _output_tokens(totals: Mapping[str, int]) -> int:
+    """The output tokens of :func:`~batch_gen.usage.token_totals`: some gateways report
+    only the total, and the rest of it is output."""
+    return totals["output_tokens"] or totals["total_tokens"] - totals["input_tokens"]
+
+
 # --- estimating -------------------------------------------------------------------------
 
 
@@ -176,8 +182,7 @@ def _mean_tokens_per_image(
         jobs += weight if isinstance(weight, int) and weight > 0 else 1
         images += count if isinstance(count, int) and count > 0 else 1
         input_tokens += totals["input_tokens"]
-        # Some gateways report only the total: the rest of it is output.
-        output_tokens += totals["output_tokens"] or totals["total_tokens"] - totals["input_tokens"]
+        output_tokens += _output_tokens(totals)
     if not jobs:
         return None
     return jobs, input_tokens / images, output_tokens / images
@@ -275,8 +280,9 @@ def cost_of_usage(
     totals = token_totals(usage)
     if not totals or not totals["total_tokens"]:
         return None
-    output_tokens = totals["output_tokens"] or totals["total_tokens"] - totals["input_tokens"]
-    return _token_cost(pricing, input_tokens=totals["input_tokens"], output_tokens=output_tokens)
+    return _token_cost(
+        pricing, input_tokens=totals["input_tokens"], output_tokens=_output_tokens(totals)
+    )
 
 
 def history_from(
@@ -293,25 +299,18 @@ def history_from(
         record = records.get(job.id)
         if record is None or record.status is not JobStatus.SUCCEEDED or not record.usage:
             continue
-        usage = record.usage  # token totals, as the runner records them
-        inputs, outputs = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
-        total = _count(usage.get("total_tokens")) or inputs + outputs
-        if not total:
+        totals = token_totals(record.usage)
+        if not totals or not totals["total_tokens"]:
             continue
         entry = sums.setdefault(job.model, dict.fromkeys(_SUMMED, 0))
-        entry["input_tokens"] += inputs
-        entry["output_tokens"] += outputs
-        entry["total_tokens"] += total
+        for name, count in totals.items():
+            entry[name] += count
         entry["images"] += len(record.images) or 1
         entry["jobs"] += 1
     return {model: [entry] for model, entry in sums.items()}
 
 
 _SUMMED = ("input_tokens", "output_tokens", "total_tokens", "images", "jobs")
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def job_estimate(
