@@ -311,17 +311,3 @@ def history_from(
 
 
 _SUMMED = ("input_tokens", "output_tokens", "total_tokens", "images", "jobs")
-
-
-def job_estimate(
-    job: Job,
-    *,
-    requests: int,
-    images: int,
-    catalog: Catalog,
-    history: Mapping[str, Sequence[Mapping[str, int]]],
-) -> Estimate:
-    """:func:`estimate_job` for a manifest job."""
-    return estimate_job(
-        job.model, job.request, requests=requests, images=images, catalog=catalog, history=history
-    )

@@ -19,7 +19,7 @@ from ..models import Job
 from ..planning.plan import PlannedJob
 from ..pricing.budget import Budget
 from ..pricing.catalog import Catalog, format_usd
-from ..pricing.cost import cost_of_usage, estimate_job, job_estimate
+from ..pricing.cost import cost_of_usage, estimate_job
 from ..providers.base import ApiRequest, ApiSpec
 from ..report import RunSummary
 from ..usage import token_totals
@@ -67,8 +67,9 @@ class RunPricing:
             return None
         job = item.job
         missing = job.n - (len(item.record.images) if item.record else 0)
-        estimate = job_estimate(
-            job,
+        estimate = estimate_job(
+            job.model,
+            job.request,
             requests=self.specs[job.api].request_count(job, missing),
             images=missing,
             catalog=self.catalog,
