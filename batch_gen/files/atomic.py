@@ -18,7 +18,6 @@ relies on.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import random
@@ -34,7 +33,13 @@ from batch_gen.files.naming import (
     resolve_inside,
 )
 from batch_gen.models import ImageRecord
-from batch_gen.state.layout import STATE_DIR_NAME
+from batch_gen.state.layout import (
+    STATE_DIR_NAME,
+    fsync_folder,
+    remove_quietly,
+    replace_with,
+    write_file,
+)
 
 IMAGE_EXTENSIONS = frozenset(EXTENSIONS.values())
 _names = random.Random()  # seeded from the system once
@@ -54,7 +59,7 @@ def temp_path_for(final: Path, sha256: str) -> Path:
 
 
 def write_atomic(
-    path: Path, data: bytes, *, temp: Path | None = None, durable: bool = False
+    path: Path, data: bytes, *, temp: str | Path | None = None, durable: bool = False
 ) -> None:
     """Write ``data`` to ``path`` so that ``path`` never holds a partial file.
 
@@ -67,23 +72,12 @@ def write_atomic(
     Raises:
         OSError: writing or renaming failed; the temp file has been removed.
     """
-    # Plain strings: this runs once per job, and path objects cost more than the write.
-    target = os.fspath(path)
     if temp is None:
         # Unique within the run (which holds the folder's lock); no system call for
-        # randomness.
-        folder, name = os.path.split(target)
-        written = os.path.join(folder, partial_name(name, f"{_names.getrandbits(48):012x}"))
-    else:
-        written = os.fspath(temp)
-    _write_file(written, data, durable=durable)
-    try:
-        os.replace(written, target)
-    except BaseException:
-        _remove_quietly(written)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
+        # randomness. Plain strings: this runs once per job.
+        folder, name = os.path.split(os.fspath(path))
+        temp = os.path.join(folder, partial_name(name, f"{_names.getrandbits(48):012x}"))
+    replace_with(path, data, temp=temp, durable=durable)
 
 
 def write_partial(final: Path, data: bytes, *, sha256: str, durable: bool = False) -> Path:
@@ -95,7 +89,7 @@ def write_partial(final: Path, data: bytes, *, sha256: str, durable: bool = Fals
         OSError: writing failed; the temp file has been removed.
     """
     temp = temp_path_for(final, sha256)
-    _write_file(temp, data, durable=durable)
+    write_file(temp, data, durable=durable)
     return temp
 
 
@@ -107,7 +101,7 @@ def commit_partial(temp: Path, final: Path, *, durable: bool = False) -> None:
     """
     os.replace(temp, final)
     if durable:
-        _fsync_dir(final.parent)
+        fsync_folder(final.parent)
 
 
 def recover_image(root: Path, record: ImageRecord, *, verify: bool = False) -> bool:
@@ -188,7 +182,7 @@ def remove_stale_partials(root: Path, *, before: float | None = None) -> int:
             elif is_partial_name(entry.name) and entry.is_file(follow_symlinks=False):
                 if before is not None and _written_since(entry, before):
                     continue
-                _remove_quietly(Path(entry.path))
+                remove_quietly(Path(entry.path))
                 removed += 1
     return removed
 
@@ -205,41 +199,6 @@ def _same_device(entry: os.DirEntry[str], device: int) -> bool:
         return entry.stat(follow_symlinks=False).st_dev == device
     except OSError:
         return False
-
-
-def _write_file(path: str | Path, data: bytes, *, durable: bool) -> None:
-    """Create or truncate ``path`` and write all of ``data``; remove it on any failure."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:
-        fd = os.open(path, flags, 0o666)
-    except FileNotFoundError:  # the folder is missing: create it only then, not every time
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, flags, 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:  # os.write may write less than asked (signals, pipes, quotas)
-                view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        _remove_quietly(path)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_quietly(path: str | Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 class ExistingFiles:

@@ -41,7 +41,7 @@ from batch_gen.gcpause import gc_paused
 from batch_gen.models import JobRecord
 from batch_gen.shards import Shard
 from batch_gen.state.folder import hold_folder, state_files
-from batch_gen.state.layout import STATE_DIR_NAME, journal_name
+from batch_gen.state.layout import STATE_DIR_NAME, journal_name, replace_with
 from batch_gen.state.lock import release_lock
 
 FORMAT_VERSION = 1
@@ -392,24 +392,5 @@ def _compact(path: Path, records: dict[str, JobRecord]) -> _Journal:
     Durable because, unlike an append, a lost rename here could lose the whole store.
     """
     data = b"".join(_encode(record) for record in records.values())
-    temp = path.with_name(f".{path.name}.compact")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_with(path, data, temp=path.with_name(f".{path.name}.compact"), durable=True)
     return _Journal(records=records, lines=len(records), complete_size=len(data))

@@ -11,12 +11,14 @@ Everything lives in ``<output>/.batch_gen/``, a folder no image or metadata file
 - ``jobs.index.json``: the job ids and keys of the last manifest run
   (:mod:`batch_gen.state.jobindex`).
 
-Names, and :func:`replace_with`, the way a shared file is replaced; what a folder holds
-is listed by :mod:`batch_gen.state.folder`.
+Names, and :func:`replace_with`, the one way a file is replaced atomically (the shared
+files, the journal's compaction, images and reports); what a folder holds is listed by
+:mod:`batch_gen.state.folder`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -73,17 +75,68 @@ def private_temp_name(name: str) -> str:
     return f".{name}.{secrets.token_hex(6)}.tmp"
 
 
-def replace_with(path: Path, data: bytes) -> None:
-    """Put ``data`` at ``path`` atomically through a temp file of this process's own (see
-    :func:`private_temp_name`), removed if the write fails.
+def replace_with(
+    path: str | Path, data: bytes, *, temp: str | Path | None = None, durable: bool = False
+) -> None:
+    """Put ``data`` at ``path`` atomically: written to ``temp`` (default: a temp file of
+    this process's own beside it, see :func:`private_temp_name`; it must be in the same
+    folder for the rename to be atomic), which then replaces ``path``. Parent folders are
+    created. ``durable`` also fsyncs the file and its folder, to survive a power cut. The
+    one atomic replacement of batch_gen: :func:`batch_gen.files.atomic.write_atomic` and
+    the journal's compaction write through it too.
 
     Raises:
-        OSError: the write or the rename failed; ``path`` is as it was.
+        OSError: the write or the rename failed; ``path`` is as it was and the temp file
+        has been removed.
     """
-    temp = path.with_name(private_temp_name(path.name))
+    # Plain strings: this runs once per job, and path objects cost more than the write.
+    target = os.fspath(path)
+    if temp is None:
+        folder, name = os.path.split(target)
+        temp = os.path.join(folder, private_temp_name(name))
+    write_file(temp, data, durable=durable)
     try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
+        os.replace(temp, target)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        remove_quietly(temp)
         raise
+    if durable:
+        fsync_folder(os.path.dirname(target) or ".")
+
+
+def write_file(path: str | Path, data: bytes, *, durable: bool) -> None:
+    """Create or truncate ``path`` and write all of ``data`` (``durable``: fsynced); remove
+    it on any failure. Its folder is created when missing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:  # the folder is missing: create it only then, not every time
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (signals, pipes, quotas)
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        remove_quietly(path)
+        raise
+
+
+def fsync_folder(folder: str | Path) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_quietly(path: str | Path) -> None:
+    """Remove ``path`` if it can be removed; never raise."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
