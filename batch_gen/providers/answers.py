@@ -79,6 +79,17 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def billed_json(body: bytes, request_id: str | None = None) -> Any:
+    """``body`` of a successful (billed) answer, decoded; raises a retryable
+    BadResponseError, marked ambiguous, when it is not JSON (a truncated body)."""
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise BadResponseError(
+            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
+        ) from exc
+
+
 def parse_error_body(body: bytes) -> tuple[str, str | None, str | None]:
     """(message, type, code) from an error body: the JSON envelope, Google's, or raw text."""
     try:

@@ -16,7 +16,7 @@ from ..errors import (
     ProviderError,
     ServerError,
 )
-from .answers import error_from_response
+from .answers import billed_json, error_from_response
 from .base import Ended, Generation, Poll, Ready, ReturnedImage, Running
 
 _MODERATION = re.compile(r"moderat|blocked|nsfw|inappropriate|policy", re.IGNORECASE)
@@ -90,12 +90,7 @@ def parse_results(body: bytes, request_id: str | None = None) -> Generation:
 
     A body without a URL is a retryable BadResponseError, marked ambiguous (billed).
     """
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadResponseError(
-            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
-        ) from exc
+    document = billed_json(body, request_id)
     if isinstance(document, dict) and "error" in document and not document.get("result"):
         raise bria_error(400, {}, body, secret=None)
     entries = document.get("result") if isinstance(document, dict) else None

@@ -43,7 +43,7 @@ from ..errors import (
 )
 from ..inputs import MIME_TYPES
 from ..models import InputFile, Job
-from .answers import error_from_response, parse_error_body, redact
+from .answers import billed_json, error_from_response, parse_error_body, redact
 from .base import (
     Answer,
     ApiRequest,
@@ -280,12 +280,7 @@ def parse_answer(body: bytes, request_id: str | None = None) -> Generation:
     :data:`POLICY_REASONS`) is a permanent ContentPolicyError naming it; anything else is
     a retryable BadResponseError, marked ambiguous (input tokens were probably billed).
     """
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadResponseError(
-            "the answer is not valid JSON (truncated?)", ambiguous=True, request_id=request_id
-        ) from exc
+    document = billed_json(body, request_id)
     if not isinstance(document, dict):
         raise BadResponseError("the answer is not a JSON object", ambiguous=True)
     error = document.get("error")
