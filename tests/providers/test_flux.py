@@ -2,8 +2,9 @@
 a recorded task instead of submitting again.
 
 Answers are read by the provider's pure readers; where a test sends, it runs the request
-loop with aioresponses standing in for the network and asserts how many calls were made,
-since an unmatched URL would look like a connection error.
+loop with aioresponses standing in for the network and asserts how many calls were made.
+aioresponses records an unmatched URL too (and answers it with a connection error), so a
+test that expects a transport failure also checks that the failure is the mocked one.
 """
 
 from __future__ import annotations
