@@ -171,7 +171,6 @@ class JobRun:
 
     async def _fill(self) -> None:
         """Request images until the job has all of them recorded."""
-        provider = self.provider
         while (missing := self.job.n - len(self.record.images)) > 0:
             request = self._current = self._next_request()
             first = len(self.record.images) + 1
@@ -184,7 +183,7 @@ class JobRun:
             )
             async for attempt in attempts:
                 with attempt:
-                    generation = await self._request(provider, request)
+                    generation = await self._request(request)
                     wanted = generation.images[:missing]
                     staged = await self._stage_inline(wanted, first)
             try:
@@ -230,14 +229,14 @@ class JobRun:
                 returned.revised_prompt,
             )
 
-    async def _request(self, provider: Provider, request: ApiRequest) -> Generation:
+    async def _request(self, request: ApiRequest) -> Generation:
         """One try of ``request`` inside a concurrency slot."""
         taken_at = await self.run.admission.slot()
         self._first_poll = None
         outcome = {"rate_limited": False, "succeeded": False}
         try:
             self.run.events.emit(Sent(self.job))
-            generation = await perform(provider, request, self)
+            generation = await perform(self.provider, request, self)
             outcome["succeeded"] = True
             return generation
         except RateLimitError:
