@@ -64,6 +64,38 @@ def job_key(
     return hashlib.sha256(text).hexdigest()
 
 
+class KeyTemplate:
+    """:func:`job_key` for the many jobs that share everything but their prompt (and have
+    no input files): the rest of the canonical document is encoded once.
+
+    ``KeyTemplate(provider=p, api=a, endpoint=e, request=r).key(prompt)`` equals
+    ``job_key(provider=p, api=a, endpoint=e, prompt=prompt, request=r)``. The document's
+    keys are sorted, so its bytes are the part before ``"prompt"`` (``api``, ``endpoint``,
+    ``inputs``, ``key_format``), the prompt, then the part after it (``provider``,
+    ``request``). ``request`` is checked as :func:`job_key` checks it, and must not change
+    afterwards.
+    """
+
+    __slots__ = ("_head", "_tail", "provider")
+
+    def __init__(
+        self, *, provider: str, api: str, endpoint: str, request: Mapping[str, Any]
+    ) -> None:
+        _require_finite(request)
+        before = {"api": api, "endpoint": endpoint, "inputs": {}, "key_format": KEY_FORMAT_VERSION}
+        after = {"provider": provider, "request": request}
+        head = msgspec.json.encode(before, order="sorted")
+        tail = msgspec.json.encode(after, order="sorted", enc_hook=_mapping_as_dict)
+        self.provider = provider
+        self._head = head[:-1] + b',"prompt":'  # without the closing brace
+        self._tail = b"," + tail[1:]  # without the opening brace
+
+    def key(self, prompt: str) -> str:
+        """The key of the job asking for ``prompt``."""
+        text = self._head + msgspec.json.encode(prompt) + self._tail
+        return hashlib.sha256(text).hexdigest()
+
+
 def _require_finite(mapping: Mapping[str, Any]) -> None:
     """Raise ValueError for NaN or infinity anywhere in ``mapping``: they have no JSON
     spelling (msgspec would write null, and two different requests would share a key)."""

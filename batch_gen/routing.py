@@ -64,9 +64,18 @@ def images_for(route: ApiSpec, request: Mapping[str, Any]) -> int:
 def route_problems(
     route: ApiSpec, request: Mapping[str, Any], *, images: int, prompt: str
 ) -> list[tuple[str, str]]:
-    """(field, message) for what this route cannot serve: request fields it does not take,
-    input images beyond its count, its own rules and its model's documented limits (a
-    prompt too long, a size the model does not make). Pure."""
+    """(field, message) for what this route cannot serve: :func:`request_problems`, then
+    the model's documented limits on this prompt (and size). Pure."""
+    return [*request_problems(route, request, images=images), *route.limits(request, prompt)]
+
+
+def request_problems(
+    route: ApiSpec, request: Mapping[str, Any], *, images: int
+) -> list[tuple[str, str]]:
+    """(field, message) for what this route cannot serve, whatever the prompt: request
+    fields it does not take, input images beyond its count and its own rules. Jobs that
+    differ only in their prompts share this answer (the manifest checks it once for all
+    of them). Pure."""
     problems: list[tuple[str, str]] = []
     for name, takers in API_FIELDS.items():
         if request.get(name) and route not in takers:
@@ -84,5 +93,4 @@ def route_problems(
         what = f"at most {limit} input images" if limit else "no input images"
         problems.append(("image", f"{route.api} takes {what}, got {images}"))
     problems.extend(route.checks(request, images))
-    problems.extend(route.limits(request, prompt))
     return problems

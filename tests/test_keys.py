@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from batch_gen.keys import KEY_FORMAT_VERSION, derive_id, job_key, short_key
+from batch_gen.keys import KEY_FORMAT_VERSION, KeyTemplate, derive_id, job_key, short_key
 
 REQUEST: dict[str, Any] = {
     "model": "gpt-image-2",
@@ -127,3 +127,39 @@ def test_derive_id_separates_prompts_with_the_same_start() -> None:
     """Prompts that share their first words still get different ids."""
     start = "A clean product photo of a glass teapot on a white table, "
     assert derive_id(start + "front view") != derive_id(start + "side view")
+
+
+@pytest.mark.parametrize(
+    "request_fields",
+    [
+        REQUEST,
+        {"model": "m", "n": 1},
+        {"model": "flux-dev", "n": 2, "params": {"z": [1, {"y": None}], "a": "\u2028"}},
+        {},
+    ],
+)
+@pytest.mark.parametrize(
+    "prompt", ["", "plain", 'quotes " and \\ back', "é\n\ttab \x00 \U0001f600", "x" * 5000]
+)
+@pytest.mark.parametrize("provider", ["cometapi", "simulator:offline", 'odd "provider"'])
+def test_key_template_gives_job_key(
+    request_fields: dict[str, Any], prompt: str, provider: str
+) -> None:
+    """Jobs that share all but their prompt get the key job_key gives each of them."""
+    template = KeyTemplate(
+        provider=provider, api="openai.generations", endpoint="/v1/x", request=request_fields
+    )
+    expected = job_key(
+        provider=provider,
+        api="openai.generations",
+        endpoint="/v1/x",
+        prompt=prompt,
+        request=request_fields,
+    )
+    assert template.key(prompt) == expected
+
+
+def test_key_template_checks_the_request_as_job_key_does() -> None:
+    """NaN has no JSON spelling: refused when the template is made, as by job_key."""
+    with pytest.raises(ValueError, match="cannot be part of a job key"):
+        KeyTemplate(provider="p", api="a", endpoint="e", request={"x": float("nan")})

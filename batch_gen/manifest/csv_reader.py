@@ -4,14 +4,18 @@ A header row names the columns (request fields, ``id``, ``prompt`` and ``params.
 then each row is one job. Columns whose names start with ``x-`` are the user's own (notes
 beside the prompts) and never read. Every cell is text as written; only the integer and
 list columns are parsed. A CSV manifest has no defaults, output or run settings.
+
+Rows are read lazily: :attr:`Document.jobs` is an iterator that the job builder consumes
+once, so a million-row file never holds its rows, its raw jobs and its jobs all at once.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import enum
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from .document import Document, RawJob, Setting
 from .fields import (
@@ -26,96 +30,155 @@ from .problems import Report
 
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 _UNNAMED = ""  # a column with an empty header cell (spreadsheets add them): ignored if empty
+# One physical line with its ending, split where io.StringIO(text, newline="") splits: after
+# "\n", "\r\n" or a lone "\r", and nowhere else (str.splitlines would also split at "\x85"
+# or "\u2028", which may stand unquoted inside a prompt). StringIO would first copy the
+# whole text at four bytes a character: 400 MB for a million-row manifest.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
+
+
+class _Kind(enum.Enum):
+    """What a column's cells become, decided once from the header rather than per cell."""
+
+    IGNORED = enum.auto()  # the user's own, unknown or repeated: never read
+    UNNAMED = enum.auto()  # no name in the header: a value there is a problem
+    PROMPT = enum.auto()  # as written, like YAML
+    PARAM = enum.auto()  # ``params.<name>``: stripped text, passed through
+    INT = enum.auto()
+    LIST = enum.auto()
+    TEXT = enum.auto()  # stripped text
+
+
+# Reading a member through its Enum class costs ~80 ns, several times per cell: the loop
+# over a million rows compares against these module names instead.
+_IGNORED, _UNNAMED_COLUMN, _PROMPT, _PARAM, _INT, _LIST, _TEXT = _Kind
+
+
+class _Column(NamedTuple):
+    number: int  # 1-based, for messages
+    name: str  # the setting's name (a param's without its prefix)
+    kind: _Kind
 
 
 def read_csv(text: str, report: Report) -> Document:
     """Read a CSV manifest: a header row naming columns, then one job per row.
 
     Each row's line is the physical line it starts on, even after a quoted cell that spans
-    lines. Empty cells are "not set"; rows with every cell empty are skipped.
+    lines. Empty cells are "not set"; rows with every cell empty are skipped. The header's
+    problems are reported here; each row's as :attr:`Document.jobs` is iterated.
     """
     document = Document()
-    # newline="": quoted cells keep their line breaks. strict: an unclosed quote is an error
-    # rather than a prompt that silently swallows the rest of the file.
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] = []
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
+    lines = (match.group() for match in _LINE.finditer(text))
+    # strict: an unclosed quote is an error rather than a prompt that silently swallows the
+    # rest of the file.
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader, [])
-        start = reader.line_num + 1  # line_num counts the lines consumed so far
-        for row in reader:
-            rows.append((start, row))
-            start = reader.line_num + 1
     except csv.Error as exc:
-        report.add(start, None, f"invalid CSV in the row starting here ({exc}): check its quotes")
-        if not header:
-            return document
-
+        report.add(1, None, f"invalid CSV in the row starting here ({exc}): check its quotes")
+        return document
     columns = _columns(header, report)
     if columns is None:
-        return document
-    for line, cells in rows:
-        if not "".join(cells).strip():
-            continue
-        if len(cells) > len(columns):
-            message = f"row has {len(cells)} cells but the header names {len(columns)} columns"
-            report.add(line, None, message)
-        document.jobs.append(_job(line, cells, columns, report))
+        _check_quotes(reader, report)  # report broken quotes too, not one problem per try
+    else:
+        document.jobs = _rows(reader, columns, report)
     return document
 
 
-def _columns(header: list[str], report: Report) -> list[str | None] | None:
-    """What each column feeds (a field name, ``params.<name>``, ``_UNNAMED``, or None to
-    ignore a column of the user's own, an unknown or a repeated one); None when no row can
-    be read."""
+def _rows(reader: Any, columns: list[_Column], report: Report) -> Iterator[RawJob]:
+    """Each non-empty row as a raw job, in file order."""
+    width = len(columns)
+    for line, cells in _records(reader, report):
+        if len(cells) > width:
+            message = f"row has {len(cells)} cells but the header names {width} columns"
+            report.add(line, None, message)
+        yield _job(line, cells, columns, report)
+
+
+def _check_quotes(reader: Any, report: Report) -> None:
+    """Read the rest of the file only to report where its CSV is invalid."""
+    for _ in _records(reader, report):
+        pass
+
+
+def _records(reader: Any, report: Report) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each row with a value, where ``line`` is the physical line the row
+    starts on; stops at the first invalid CSV, reported at the row it starts."""
+    start = reader.line_num + 1  # line_num counts the lines consumed so far
+    try:
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if "".join(cells).strip():
+                yield line, cells
+    except csv.Error as exc:
+        report.add(start, None, f"invalid CSV in the row starting here ({exc}): check its quotes")
+
+
+def _columns(header: list[str], report: Report) -> list[_Column] | None:
+    """What each column feeds; None when no row can be read."""
     names = [cell.strip() for cell in header]
     if not any(names):
         report.add(1, None, "the first line must be a header naming the columns, with 'prompt'")
         return None
-    columns: list[str | None] = []
-    for name in names:
-        is_param = name.startswith(CSV_PARAMS_PREFIX) and len(name) > len(CSV_PARAMS_PREFIX)
-        if name == _UNNAMED:
-            columns.append(_UNNAMED)
-        elif is_extension(name):
-            columns.append(None)
-        elif name in columns:
-            report.add(1, name, f"column {name!r} appears twice: keep one")
-            columns.append(None)
-        elif name in CSV_COLUMNS or is_param:
-            columns.append(name)
-        else:
-            elsewhere = "; provider-specific fields go in 'params.<name>' columns"
-            report.add(1, name, unknown_message("column", name, CSV_COLUMNS, elsewhere=elsewhere))
-            columns.append(None)
-    if "prompt" not in columns:
+    columns: list[_Column] = []
+    taken: set[str] = set()
+    for number, name in enumerate(names, start=1):
+        kind = _kind(name, taken, report)
+        if kind is not _Kind.IGNORED and kind is not _Kind.UNNAMED:
+            taken.add(name)
+        setting = name.removeprefix(CSV_PARAMS_PREFIX) if kind is _Kind.PARAM else name
+        columns.append(_Column(number, setting, kind))
+    if "prompt" not in taken:
         report.add(1, "prompt", "the header has no 'prompt' column: every job needs a prompt")
         return None
     return columns
 
 
-def _job(line: int, cells: list[str], columns: list[str | None], report: Report) -> RawJob:
+def _kind(name: str, taken: set[str], report: Report) -> _Kind:
+    """The kind of the column headed ``name``; reports a repeated or unknown one."""
+    if name == _UNNAMED:
+        return _Kind.UNNAMED
+    if is_extension(name):
+        return _Kind.IGNORED
+    if name in taken:
+        report.add(1, name, f"column {name!r} appears twice: keep one")
+        return _Kind.IGNORED
+    if name.startswith(CSV_PARAMS_PREFIX) and len(name) > len(CSV_PARAMS_PREFIX):
+        return _Kind.PARAM
+    if name not in CSV_COLUMNS:
+        elsewhere = "; provider-specific fields go in 'params.<name>' columns"
+        report.add(1, name, unknown_message("column", name, CSV_COLUMNS, elsewhere=elsewhere))
+        return _Kind.IGNORED
+    if name == "prompt":
+        return _Kind.PROMPT
+    if name in CSV_INT_FIELDS:
+        return _Kind.INT
+    return _Kind.LIST if name in CSV_LIST_FIELDS else _Kind.TEXT
+
+
+def _job(line: int, cells: list[str], columns: list[_Column], report: Report) -> RawJob:
     """One row as a raw job; int fields are parsed here, every other value stays a string."""
     settings: list[Setting] = []
     params: list[Setting] = []
     # zip stops at the shorter: a short row's missing cells are empty, extra cells reported.
-    for number, (name, cell) in enumerate(zip(columns, cells, strict=False), start=1):
-        if name is None or not cell.strip():
+    for (number, name, kind), cell in zip(columns, cells, strict=False):
+        if kind is _IGNORED or not cell.strip():
             continue
-        if name == _UNNAMED:
-            report.add(line, None, f"column {number} has a value but no name in the header")
-        elif name == "prompt":
+        if kind is _TEXT:
+            settings.append(Setting(name, cell.strip(), line))
+        elif kind is _PROMPT:
             settings.append(Setting(name, cell, line))  # as written, like YAML
-        elif name.startswith(CSV_PARAMS_PREFIX):
-            params.append(Setting(name.removeprefix(CSV_PARAMS_PREFIX), cell.strip(), line))
-        elif name in CSV_INT_FIELDS and not _INT_TEXT.fullmatch(cell):
-            report.add(line, name, f"must be an integer, got {cell.strip()!r}")
-        elif name in CSV_LIST_FIELDS:
+        elif kind is _PARAM:
+            params.append(Setting(name, cell.strip(), line))
+        elif kind is _INT:
+            if _INT_TEXT.fullmatch(cell):
+                settings.append(Setting(name, int(cell), line))
+            else:
+                report.add(line, name, f"must be an integer, got {cell.strip()!r}")
+        elif kind is _LIST:
             settings.append(Setting(name, _list(name, cell), line))
         else:
-            value = int(cell) if name in CSV_INT_FIELDS else cell.strip()
-            settings.append(Setting(name, value, line))
+            report.add(line, None, f"column {number} has a value but no name in the header")
     return RawJob(line, tuple(settings), tuple(params))
 
 

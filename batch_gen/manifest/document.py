@@ -6,16 +6,20 @@ prompts, request fields and duplicates (:mod:`batch_gen.manifest.jobs`) are writ
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
+
+import msgspec
 
 from batch_gen.models import DEFAULT_FILENAME, RunDefaults
 
-# Setting and RawJob are built once per job (100,000 times for a large CSV): NamedTuples,
-# immutable like frozen dataclasses but five times cheaper to build.
+# Setting and RawJob are built once per cell and per job (millions of times for a large
+# CSV): frozen msgspec Structs build in a third of a NamedTuple's time, and gc=False keeps
+# them out of the garbage collector's lists (they hold no reference cycles).
 
 
-class Setting(NamedTuple):
+class Setting(msgspec.Struct, frozen=True, gc=False):
     """One field as written: its name, its plain value and the line it is on."""
 
     name: str
@@ -23,7 +27,7 @@ class Setting(NamedTuple):
     line: int
 
 
-class RawJob(NamedTuple):
+class RawJob(msgspec.Struct, frozen=True, gc=False):
     """A job as written, before checks: ``settings`` holds id, prompt and request fields;
     ``unread`` names the fields written with a value that could not be read (already
     reported: not to be reported missing too)."""
@@ -44,9 +48,13 @@ class Request:
 
 @dataclass(slots=True)
 class Document:
-    """A manifest as read: its raw jobs, checked defaults, output and run settings."""
+    """A manifest as read: its raw jobs, checked defaults, output and run settings.
 
-    jobs: list[RawJob] = field(default_factory=list)
+    ``jobs`` may be an iterator (the CSV reader's reads rows as it goes): iterate it once,
+    after the other fields, and expect problems to be reported while it is iterated.
+    """
+
+    jobs: Iterable[RawJob] = ()
     defaults: Request = field(default_factory=Request)
     output_dir: str | None = None
     filename: str = DEFAULT_FILENAME

@@ -7,9 +7,9 @@ only when it has no problem; every problem goes to the report.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -28,7 +28,7 @@ DEFAULT_PROVIDER = "cometapi"
 
 
 def build_jobs(
-    raw_jobs: Sequence[RawJob],
+    raw_jobs: Iterable[RawJob],
     defaults: Request,
     *,
     provider: str,
@@ -36,38 +36,152 @@ def build_jobs(
     report: Report,
 ) -> list[Job]:
     """Check each raw job and build the valid ones; duplicates are reported on the later job."""
+    builder = _JobBuilder(defaults, provider=provider, files=InputReader(base_dir), report=report)
     jobs: list[Job] = []
-    seen: dict[str, tuple[str, int]] = {}  # casefolded id -> (id, line)
-    files = InputReader(base_dir)
     for index, raw in enumerate(raw_jobs, start=1):
+        job = builder.build(index, raw)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+class _Shape(NamedTuple):
+    """What every job written with the same request fields shares, whatever its id and
+    prompt. A 100,000-row CSV usually has a handful of shapes: each is checked, merged,
+    routed and encoded for the key once (:meth:`_JobBuilder.build`)."""
+
+    request: Request  # the job's own checked fields and params
+    merged: dict[str, Any]  # with the defaults, input files and ``api`` still in
+    keyed: dict[str, Any]  # without them: every such job's ``request`` (shared, read-only)
+    route: ApiSpec
+    images: int  # the image files a job makes
+    inputs: int  # input images given
+    reads_files: bool  # an input image or a mask: each job's are read and checked
+    keys: keys.KeyTemplate
+
+
+class _JobBuilder:
+    """Builds jobs one raw job at a time: the ids seen so far, and the shapes known to be
+    free of problems."""
+
+    def __init__(
+        self, defaults: Request, *, provider: str, files: InputReader, report: Report
+    ) -> None:
+        self.defaults = defaults
+        self.provider = provider
+        self.files = files
+        self.report = report
+        self.seen: dict[str, tuple[str, int]] = {}  # casefolded id -> (id, line)
+        self.shapes: dict[_Signature, _Shape] = {}
+
+    def build(self, index: int, raw: RawJob) -> Job | None:
+        """The job, or None when it has a problem (reported)."""
+        report = self.report
         before = report.count
         written = {setting.name: setting for setting in raw.settings}
         prompt = _check_prompt(written.get("prompt"), raw, report)
-        request = check_request(raw.settings, raw.params, prefix="", report=report)
+        signature = _signature(raw)
+        shape = None if signature is None else self.shapes.get(signature)
+        if shape is None:
+            request = check_request(raw.settings, raw.params, prefix="", report=report)
+        else:
+            request = shape.request  # known to be free of problems
         job_id, id_line = _job_id(written.get("id"), prompt, raw.line, report)
         if job_id is not None:
-            _check_unique(job_id, id_line, derived="id" not in written, seen=seen, report=report)
+            derived = "id" not in written
+            _check_unique(job_id, id_line, derived=derived, seen=self.seen, report=report)
         if report.count > before or prompt is None or job_id is None:
-            continue
-        merged = _merge(defaults, request)
-        route = routing.route_for(str(merged["model"]), merged)
-        inputs = job_inputs(merged, job_line=raw.line, written=written, files=files, report=report)
-        problems = routing.route_problems(route, merged, images=_image_count(merged), prompt=prompt)
+            return None
+        problems: list[tuple[str, str]] = []
+        if shape is None:
+            shape = self._shape(request)
+            problems = routing.request_problems(shape.route, shape.merged, images=shape.inputs)
+            if not problems and signature is not None:
+                self.shapes[signature] = shape
+        inputs: tuple[InputFile, ...] | None = ()
+        if shape.reads_files:
+            inputs = job_inputs(
+                shape.merged, job_line=raw.line, written=written, files=self.files, report=report
+            )
+        problems.extend(shape.route.limits(shape.merged, prompt))
         for name, message in problems:
-            setting = written.get(name)
-            if setting is None and name not in request.params and _in(defaults, name):
-                message += f" ({name} from the defaults)"
-            report.add(setting.line if setting else raw.line, name, message)
+            self._report_route_problem(name, message, written=written, request=request, raw=raw)
         if report.count > before or inputs is None:
-            continue
+            return None
+        key = shape.keys.key(prompt) if not inputs else _key_with_inputs(shape, prompt, inputs)
+        route = shape.route
+        return Job(
+            job_id, index, prompt, shape.keyed, route.api, key, raw.line, inputs, shape.images
+        )
+
+    def _shape(self, request: Request) -> _Shape:
+        merged = _merge(self.defaults, request)
+        route = routing.route_for(str(merged["model"]), merged)
         # The route replaces ``api``; input files enter the key by content, not by path,
         # so moving a reference image does not run the job again, but editing it does.
-        for name in UNKEYED_FIELDS:
-            merged.pop(name, None)
-        key = _key(provider, route, prompt, merged, inputs)
-        images = routing.images_for(route, merged)
-        jobs.append(Job(job_id, index, prompt, merged, route.api, key, raw.line, inputs, images))
-    return jobs
+        keyed = {name: value for name, value in merged.items() if name not in UNKEYED_FIELDS}
+        template = keys.KeyTemplate(
+            provider=self.provider, api=route.api, endpoint=route.endpoint, request=keyed
+        )
+        return _Shape(
+            request,
+            merged,
+            keyed,
+            route,
+            images=routing.images_for(route, keyed),
+            inputs=_image_count(merged),
+            reads_files=bool(merged.get("image") or merged.get("mask")),
+            keys=template,
+        )
+
+    def _report_route_problem(
+        self,
+        name: str,
+        message: str,
+        *,
+        written: Mapping[str, Setting],
+        request: Request,
+        raw: RawJob,
+    ) -> None:
+        setting = written.get(name)
+        if setting is None and name not in request.params and _in(self.defaults, name):
+            message += f" ({name} from the defaults)"
+        self.report.add(setting.line if setting else raw.line, name, message)
+
+
+#: A raw job's request fields and params with their types (``True`` and ``1`` are equal
+#: keys in Python, but not equal values in a request), and which of id and prompt it sets.
+_Signature = tuple[tuple[Any, ...], tuple[Any, ...]]
+# Only values of these exact types take part: their equality is the JSON equality of the
+# key. A float is left out (0.0 equals -0.0 but encodes otherwise), and lists and mappings
+# cannot be dictionary keys.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _signature(raw: RawJob) -> _Signature | None:
+    """What decides the checks of a job's request fields, or None when a value is not
+    plain (the job is then checked on its own)."""
+    settings: list[Any] = []
+    for setting in raw.settings:
+        name, value = setting.name, setting.value
+        if name == "id" or name == "prompt":
+            settings.append(name)  # present: a param of that name is refused
+        elif value.__class__ in _PLAIN:
+            settings.append((name, value.__class__, value))
+        else:
+            return None
+    params: list[Any] = []
+    for param in raw.params:
+        value = param.value
+        if value.__class__ not in _PLAIN:
+            return None
+        params.append((param.name, value.__class__, value))
+    return tuple(settings), tuple(params)
+
+
+def _key_with_inputs(shape: _Shape, prompt: str, inputs: Sequence[InputFile]) -> str:
+    """The key of a job of ``shape`` with input files (their contents enter the key)."""
+    return _key(shape.keys.provider, shape.route, prompt, shape.keyed, inputs)
 
 
 def with_provider(manifest: Manifest, provider: str) -> Manifest:

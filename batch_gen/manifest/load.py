@@ -39,6 +39,8 @@ def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
     text = None if data is None else _decode(data, report)
     if data is None or text is None:
         raise ManifestError(report.problems)
+    sha256 = hashlib.sha256(data).hexdigest()
+    del data  # the text holds it now: a million-row CSV need not be in memory twice
 
     with gc_paused():  # 100,000 jobs are millions of long-lived objects without cycles
         document = read_csv(text, report) if suffix == ".csv" else read_yaml(text, report)
@@ -58,7 +60,7 @@ def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
         jobs=tuple(jobs),
         output=OutputSpec(dir=output_dir(path, document.output_dir), filename=document.filename),
         run=document.run,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
     )
 
 

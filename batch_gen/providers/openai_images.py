@@ -10,6 +10,7 @@ shared with the edits route); a model no source documents is not limited.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -73,6 +74,7 @@ _FREE_MAX_RATIO: Final = 3
 _FREE_MAX_SIDE, _FREE_MAX_PIXELS = 3840, 3840 * 2160
 
 
+@functools.lru_cache(maxsize=256)  # a manifest names a few models, 100,000 times over
 def prompt_limit(model: str) -> int | None:
     """The most characters a prompt for ``model`` may have; None when undocumented."""
     name = model.lower()
@@ -81,6 +83,7 @@ def prompt_limit(model: str) -> int | None:
     return _GPT_IMAGE_PROMPT_LIMIT if model_family(model) == "gpt-image" else None
 
 
+@functools.lru_cache(maxsize=1024)  # and a few sizes
 def size_problem(model: str, size: str) -> str | None:
     """Why ``model`` cannot make ``size``, or None when it can or its sizes are undocumented.
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
+import pytest
 from support import manifest_problems, problem_places
 
 from batch_gen.keys import derive_id
 from batch_gen.manifest import DEFAULT_MODEL, load_manifest
+from batch_gen.manifest.csv_reader import read_csv
+from batch_gen.manifest.problems import Report
 from batch_gen.models import RunDefaults
 
 
@@ -116,3 +121,42 @@ def test_csv_empty_file(tmp_path: Path) -> None:
     (problem,) = manifest_problems(write_csv(tmp_path, ""))
     assert (problem.line, problem.field) == (1, None)
     assert "header" in problem.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a,one\nb,two\n",
+        "a,one\r\nb,two\r\n",
+        "a,one\rb,two\r",  # old Mac line endings
+        "a,one\nb,two",  # no final line break
+        'a,"two\nlines"\r\nb,"and\r\nthree\rhere"\n',
+        "a,next line \x85 and line \u2028 separators\nb,form \x0c feed \x1c\n",
+        'a,"quoted \u2029 separator"\n\n\nb,after blank lines\n',
+    ],
+)
+def test_rows_split_where_csv_files_do(body: str) -> None:
+    """Rows and their lines are those of Python's csv over a file opened with newline="":
+    only \\n, \\r\\n and \\r end a line, whatever other separators a prompt holds."""
+    text = "id,prompt\n" + body
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    expected = []
+    start = 1
+    for cells in reader:
+        if start > 1 and "".join(cells).strip():
+            expected.append((start, cells[1]))
+        start = reader.line_num + 1
+    report = Report("jobs.csv")
+    rows = [
+        (raw.line, next(s.value for s in raw.settings if s.name == "prompt"))
+        for raw in read_csv(text, report).jobs
+    ]
+    assert rows == expected
+    assert not report.problems
+
+
+def test_broken_quotes_are_reported_even_without_a_prompt_column(tmp_path: Path) -> None:
+    """A bad header and an unclosed quote below it: both are reported at once."""
+    path = write_csv(tmp_path, 'id,promt\na,"never closed\nb,c\n')
+    lines = {line for line, _field in problem_places(path)}
+    assert lines == {1, 2}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import write_text
+from support import manifest_problems, write_text
 
-from batch_gen.manifest import load_manifest
+from batch_gen.manifest import key_for, load_manifest
 
 
 def test_key_is_stable_across_spelling(tmp_path: Path) -> None:
@@ -69,3 +69,69 @@ def test_keys_of_a_manifest_that_was_valid_before_are_pinned(tmp_path: Path) -> 
         ("mj", "b7291fad13b30582"),
         ("fl", "25e15681784ecc81"),
     ]
+
+
+def test_jobs_sharing_their_fields_are_each_checked_and_keyed(tmp_path: Path) -> None:
+    """Jobs written with the same fields share one check of them: each job still gets its
+    own key (that of key_for) and its own problems, at its own lines."""
+    path = write_text(
+        tmp_path,
+        """
+        defaults: {model: dall-e-2}
+        jobs:
+          - {id: a, prompt: one, size: 256x256}
+          - {id: b, prompt: two, size: 256x256}
+          - {id: c, prompt: three, size: 1536x1024}
+          - {id: d, prompt: four, size: 1536x1024}
+          - {id: e, prompt: five, size: 256x256, action: enhance}
+          - {id: f, prompt: six, size: 256x256, action: enhance}
+        """,
+    )
+    problems = manifest_problems(path)
+    places = [(problem.line, problem.field) for problem in problems]
+    assert places == [(5, "size"), (6, "size"), (7, "action"), (8, "action")]
+    fine = write_text(
+        tmp_path,
+        "jobs:\n"
+        + "".join(f"  - {{id: j{i}, prompt: p{i % 3}, size: 1024x1024}}\n" for i in range(9)),
+        name="fine.yaml",
+    )
+    manifest = load_manifest(fine)
+    assert [job.key for job in manifest.jobs] == [key_for(job, "cometapi") for job in manifest.jobs]
+    assert len({job.key for job in manifest.jobs}) == 3
+
+
+def test_a_prompt_too_long_is_found_in_every_job_of_a_shape(tmp_path: Path) -> None:
+    """The prompt-length limit is the one check that reads the prompt: it runs per job."""
+    long = "x" * 1001
+    path = write_text(
+        tmp_path,
+        f"defaults: {{model: dall-e-2}}\njobs:\n  - {{id: a, prompt: ok}}\n"
+        f"  - {{id: b, prompt: {long}}}\n  - {{id: c, prompt: ok too}}\n"
+        f"  - {{id: d, prompt: {long}}}\n",
+    )
+    places = [(problem.line, problem.field) for problem in manifest_problems(path)]
+    assert places == [(4, "prompt"), (6, "prompt")]
+
+
+def test_values_equal_in_python_are_not_one_value(tmp_path: Path) -> None:
+    """True == 1 and 0.0 == -0.0 in Python: a job's check and key must not come from
+    another job whose value only compares equal."""
+    path = write_text(
+        tmp_path,
+        """
+        jobs:
+          - {id: a, prompt: p, params: {seed: 1, scale: 0.0}}
+          - {id: b, prompt: p, params: {seed: true, scale: 0.0}}
+          - {id: c, prompt: p, params: {seed: 1, scale: -0.0}}
+        """,
+    )
+    jobs = load_manifest(path).jobs
+    assert [job.request["seed"] for job in jobs] == [1, True, 1]
+    assert len({job.key for job in jobs}) == 3
+    refused = write_text(
+        tmp_path,
+        "jobs:\n  - {id: a, prompt: p, n: 1}\n  - {id: b, prompt: p, n: true}\n",
+        name="n.yaml",
+    )
+    assert [(p.line, p.field) for p in manifest_problems(refused)] == [(3, "n")]
