@@ -7,6 +7,7 @@ import pytest
 
 import batch_gen
 from batch_gen.models import ImageRecord, JobRecord, JobStatus
+from batch_gen.state import journal as journal_module
 from batch_gen.state.journal import (
     StateStore,
     read_state,
@@ -183,6 +184,60 @@ def test_a_malformed_last_snapshot_falls_back_to_the_previous_one(tmp_path: Path
         "a": make_record("a", status=JobStatus.RUNNING),
         "b": make_record("b"),
     }
+
+
+def _line(job_id: str, **changes: object) -> str:
+    return json.dumps(record_to_json(make_record(job_id, **changes)), separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # two records on one line and a blank line: as many values as lines
+        [_line("a") + " " + _line("b"), "", _line("c")],
+        [_line("a") + _line("b"), "   ", _line("c")],
+        # one record spread over two lines, two on another: as many values as lines
+        [_line("a") + _line("b"), '{"v":1,"id":"x",', '"key":"k","status":"pending"}', _line("c")],
+        # a value that is not an object, between good ones
+        [_line("a"), "[1]", _line("c", attempts=2)],
+        # an earlier snapshot on a good line, the later one sharing a line with another
+        [_line("c"), _line("c", attempts=3) + " " + _line("d"), ""],
+    ],
+)
+def test_lines_holding_other_than_one_record_are_read_line_by_line(
+    tmp_path: Path, lines: list[str]
+) -> None:
+    """Whatever the quick reading of a journal takes, it gives what reading each line on its
+    own gives: a line that is not exactly one valid record is skipped (its values are not
+    taken even when the count of values matches the count of lines)."""
+    journal(tmp_path).parent.mkdir(parents=True)
+    journal(tmp_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected: dict[str, JobRecord] = {}
+    for line in lines:
+        try:
+            record = record_from_json(json.loads(line))
+        except ValueError:  # not JSON, several values, or not a record
+            continue
+        expected[record.id] = record
+    assert read_state(tmp_path) == expected
+    assert "c" in expected
+
+
+@pytest.mark.parametrize("slice_size", [1, 7, 64, 300, 1 << 20])
+def test_a_journal_read_in_slices_of_any_size_loads_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    """The journal is read a slice at a time: lines cut by a slice's end, and lines longer
+    than a slice, load as they do whole, the last line for a job winning."""
+    monkeypatch.setattr(journal_module, "_SLICE", slice_size)
+    records = [full_record(), *(make_record(f"job-{n}", attempts=n) for n in range(30))]
+    with StateStore.open(tmp_path) as store:
+        for record in records:
+            store.put(record)
+        store.put(make_record("job-3", status=JobStatus.SUCCEEDED, attempts=9))
+    expected = {record.id: record for record in records}
+    expected["job-3"] = make_record("job-3", status=JobStatus.SUCCEEDED, attempts=9)
+    assert read_state(tmp_path) == expected
 
 
 @pytest.mark.parametrize("job_id", ['say "cheese"', "back\\slash", "naïve ☕", "tab\tand\nnewline"])
