@@ -18,7 +18,7 @@ from batch_gen.config import RunOptions
 from batch_gen.models import Job, JobRecord, Manifest
 from batch_gen.planning.on_disk import OnDisk
 from batch_gen.planning.ownership import refusal
-from batch_gen.planning.plan import REMADE, Plan, PlannedJob
+from batch_gen.planning.plan import Plan, PlannedJob
 from batch_gen.planning.preflight import preflight
 from batch_gen.planning.rejections import Rejections, Remake
 from batch_gen.planning.resume import resume
@@ -55,9 +55,10 @@ def plan_run(
         rejections=rejections,
     )
     work = []
+    disk = found.disk
     for item in found.plan.to_run:
         job = item.job
-        missing = max(job.n - _saved_images(item, found.disk), 0)
+        missing = max(job.n - _saved_images(item, disk), 0)
         work.append((job, provider_for(job.api).spec.request_count(job, missing), missing))
     stop = None
     if found.foreign and not options.replace_foreign:
@@ -72,7 +73,7 @@ def count_requests(preview: Preview) -> int:
 
 def _saved_images(item: PlannedJob, disk: OnDisk) -> int:
     """Images of the job's current version still in place (a forced job redoes them all)."""
-    if item.record is None or item.reason in REMADE:
+    if item.record is None or item.reason.remade:
         return 0
     return disk.in_place(item.record)
 
@@ -119,7 +120,7 @@ def estimate_cost(preview: Preview, manifest: Manifest, options: RunOptions) -> 
         preflight(
             manifest,
             options,
-            to_run=[item.job for item in preview.plan.to_run],
+            to_run=[job for job, _, _ in preview.work],  # the jobs that run, in order
             records=preview.records,
             check_models=True,
             need_prices=False,

@@ -30,13 +30,20 @@ class OnDisk:
     records: Mapping[str, JobRecord]  # the recorded state, adopted records included
     adopted: tuple[JobRecord, ...]
     verify: bool
+    # Nothing but the state folder in the output folder: no image can be in place, and
+    # the 100,000 questions of a large plan are answered without a look at the listing.
+    empty: bool = False
 
     def present(self, record: JobRecord) -> bool:
         """Whether every image of a succeeded record is in place."""
-        return bool(record.images) and self.existing.holds(record.images, verify=self.verify)
+        if self.empty or not record.images:
+            return False
+        return self.existing.holds(record.images, verify=self.verify)
 
     def in_place(self, record: JobRecord) -> int:
         """How many of the record's images are in place."""
+        if self.empty:
+            return 0
         holds, verify = self.existing.holds, self.verify
         return sum(1 for image in record.images if holds((image,), verify=verify))
 
@@ -53,8 +60,9 @@ def survey(
     under its key from its metadata file (see :func:`adopt`). Reads only the metadata files
     that exist, so a folder the state describes costs one listing."""
     existing = ExistingFiles(root)
+    empty = existing.is_empty()
     adopted = []
-    for job_id, key in () if existing.is_empty() else jobs:
+    for job_id, key in () if empty else jobs:
         record = records.get(job_id)
         if record is not None and record.key == key:
             continue
@@ -65,7 +73,7 @@ def survey(
                 adopted.append(found)
     if adopted:
         records = {**records, **{record.id: record for record in adopted}}
-    return OnDisk(existing, records, tuple(adopted), verify)
+    return OnDisk(existing, records, tuple(adopted), verify, empty)
 
 
 def adopt(

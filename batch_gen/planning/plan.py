@@ -8,16 +8,19 @@ jobs another provider made are given), so the resume rules are a table test (see
 from __future__ import annotations
 
 import difflib
+import operator
 import os
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import NamedTuple
 
 from batch_gen.errors import UsageError
 from batch_gen.models import Job, JobRecord, JobStatus
+
+_REMADE_NAMES = ("FORCED", "REJECTED")  # see REMADE
 
 
 class Reason(Enum):
@@ -37,18 +40,21 @@ class Reason(Enum):
     FAILED = ("skip", "failed permanently (use --retry-failed)")
     NOT_SELECTED = ("skip", "not selected by --only")
 
-    # Plain attributes, not properties: read for every job of a 100,000-job plan, often.
+    # Plain attributes, not properties: read for every job of a 100,000-job plan, often
+    # (and a member's hash is Python code: an attribute beats a set lookup).
     runs: bool
     text: str
+    remade: bool  # one of REMADE
 
     def __init__(self, action: str, text: str) -> None:
         self.runs = action == "run"
         self.text = text
+        self.remade = self._name_ in _REMADE_NAMES
 
 
 #: The reasons that make a job anew, keeping none of its images: a forced job, and one a
-#: person rejected in review.
-REMADE = frozenset({Reason.FORCED, Reason.REJECTED})
+#: person rejected in review (named in ``_REMADE_NAMES``).
+REMADE = frozenset(reason for reason in Reason if reason.remade)
 
 
 class PlannedJob(NamedTuple):  # one per job, 100,000 for a large manifest: a fast tuple
@@ -74,17 +80,23 @@ def replaces_version(item: PlannedJob, previous: JobRecord | None) -> bool:
 @dataclass(frozen=True, slots=True)
 class Plan:
     items: tuple[PlannedJob, ...]
+    # Counted once: the run's opening line, the dry run's report and its JSON all ask.
+    _counts: Counter[Reason] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_counts", Counter(map(_reason_of, self.items)))
 
     @property
     def to_run(self) -> list[PlannedJob]:
-        return [item for item in self.items if item.runs]
+        return [item for item in self.items if item.reason.runs]  # no property call per job
 
     @property
     def skipped(self) -> list[PlannedJob]:
-        return [item for item in self.items if not item.runs]
+        return [item for item in self.items if not item.reason.runs]
 
     def counts(self) -> Counter[Reason]:
-        return Counter(item.reason for item in self.items)
+        """How many jobs each reason has, in the order the reasons first occur (a copy)."""
+        return self._counts.copy()
 
     def describe(self, output_dir: Path) -> str:
         """One line for the start of a run: the absolute output folder, and how many of the
@@ -97,6 +109,9 @@ class Plan:
         )
         others = len(self.items) - running - counts[Reason.DONE]
         return line + (f"; {others} skipped" if others else "")
+
+
+_reason_of = operator.attrgetter("reason")
 
 
 def check_only(only: Collection[str], jobs: Sequence[Job]) -> None:
@@ -164,11 +179,13 @@ def make_plan(
     if only:
         check_only(only, jobs)
     selected = set(only) if only else None
-    items = []
+    items: list[PlannedJob] = []
+    append, get = items.append, records.get  # bound once: the loop runs once per job
     for job in jobs:
-        record = records.get(job.id)
+        job_id = job.id
+        record = get(job_id)
         same_key = record if record is not None and record.key == job.key else None
-        if selected is not None and job.id not in selected:
+        if selected is not None and job_id not in selected:
             reason = Reason.NOT_SELECTED
         else:
             reason = decide(
@@ -177,8 +194,8 @@ def make_plan(
                 files_present=files_present,
                 force=force,
                 retry_failed=retry_failed,
-                made_elsewhere=job.id in made_elsewhere,
-                rejected=job.id in rejected,
+                made_elsewhere=job_id in made_elsewhere,
+                rejected=job_id in rejected,
             )
-        items.append(PlannedJob(job, reason, same_key))
+        append(PlannedJob(job, reason, same_key))
     return Plan(tuple(items))

@@ -87,7 +87,7 @@ def resume(
         rejected=remake.jobs if remake is not None else (),
     )
     risky = at_risk(
-        [item.job for item in plan.items if item.runs],
+        (item.job for item in plan.items if item.reason.runs),  # not read if no file is there
         records=disk.records,
         owners=owners,
         existing=disk.existing,

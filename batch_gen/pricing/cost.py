@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 from batch_gen.models import Job, JobRecord, JobStatus
 from batch_gen.pricing.catalog import Catalog, Pricing, format_usd
-from batch_gen.usage import token_totals
+from batch_gen.usage import token_counts, token_totals
 
 PER_REQUEST = "per request (catalog)"
 PER_TOKEN_DEFAULTS = "per token from defaults (see cost.py)"
@@ -222,9 +222,9 @@ def estimate_run(
     number of jobs and their summed estimate (``usd`` ``None`` if any job of the model
     could not be priced): the input of :func:`format_estimate`.
     """
-    per_model: dict[str, tuple[int, Estimate]] = {}
+    sums: dict[str, _ModelSum] = {}
     # An estimate depends on the model, the counts, size and quality only: 100,000 jobs
-    # usually share a handful of those.
+    # usually share a handful of those, and each job adds to its model's sum in place.
     seen: dict[tuple[str, int, int, object, object], Estimate] = {}
     for model, request, requests, images in jobs:
         shape = (model, requests, images, request.get("size"), request.get("quality"))
@@ -233,11 +233,30 @@ def estimate_run(
             estimate = seen[shape] = estimate_job(
                 model, request, requests=requests, images=images, catalog=catalog, history=history
             )
-        count, so_far = per_model.get(model, (0, Estimate(0.0, estimate.method)))
-        usd = None if so_far.usd is None or estimate.usd is None else so_far.usd + estimate.usd
-        per_model[model] = (count + 1, Estimate(usd, estimate.method))
-    total = sum(estimate.usd or 0.0 for _, estimate in per_model.values())
-    return total, per_model
+        total = sums.get(model)
+        if total is None:
+            total = sums[model] = _ModelSum()
+        total.add(estimate)
+    per_model = {
+        model: (total.jobs, Estimate(total.usd, total.method)) for model, total in sums.items()
+    }
+    return sum(estimate.usd or 0.0 for _, estimate in per_model.values()), per_model
+
+
+@dataclass(slots=True)
+class _ModelSum:
+    """One model's jobs so far: how many, their summed cost (None once one could not be
+    priced), and the method of the last one's estimate."""
+
+    jobs: int = 0
+    usd: float | None = 0.0
+    method: str = ""
+
+    def add(self, estimate: Estimate) -> None:
+        self.jobs += 1
+        # Added job by job, in order: the same float as ever, not ``count * usd``.
+        self.usd = None if self.usd is None or estimate.usd is None else self.usd + estimate.usd
+        self.method = estimate.method
 
 
 def format_estimate(total_usd: float, per_model: Mapping[str, tuple[int, Estimate]]) -> str:
@@ -294,20 +313,26 @@ def history_from(
     Each model's jobs are summed into one entry (with their count in ``"jobs"``), so that
     estimating 100,000 jobs against 100,000 past ones costs a lookup each, not a scan.
     """
-    sums: dict[str, dict[str, int]] = {}
-    for job in jobs:
-        record = records.get(job.id)
-        if record is None or record.status is not JobStatus.SUCCEEDED or not record.usage:
+    sums: dict[str, list[int]] = {}  # model -> the sums of _SUMMED, in that order
+    get = records.get
+    succeeded = JobStatus.SUCCEEDED
+    for job in jobs:  # plain code, no dict per record: once per job of the manifest
+        record = get(job.id)
+        if record is None or record.status is not succeeded or not record.usage:
             continue
-        totals = token_totals(record.usage)
-        if not totals or not totals["total_tokens"]:
+        input_tokens, output_tokens, total_tokens = token_counts(record.usage)
+        if not total_tokens:
             continue
-        entry = sums.setdefault(job.model, dict.fromkeys(_SUMMED, 0))
-        for name, count in totals.items():
-            entry[name] += count
-        entry["images"] += len(record.images) or 1
-        entry["jobs"] += 1
-    return {model: [entry] for model, entry in sums.items()}
+        model = job.model
+        entry = sums.get(model)
+        if entry is None:
+            entry = sums[model] = [0] * len(_SUMMED)
+        entry[0] += input_tokens
+        entry[1] += output_tokens
+        entry[2] += total_tokens
+        entry[3] += len(record.images) or 1
+        entry[4] += 1
+    return {model: [dict(zip(_SUMMED, entry, strict=True))] for model, entry in sums.items()}
 
 
 _SUMMED = ("input_tokens", "output_tokens", "total_tokens", "images", "jobs")

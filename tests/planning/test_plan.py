@@ -8,7 +8,15 @@ import pytest
 
 from batch_gen.errors import UsageError
 from batch_gen.models import ImageRecord, Job, JobRecord, JobStatus
-from batch_gen.planning.plan import PlannedJob, Reason, decide, make_plan, replaces_version
+from batch_gen.planning.plan import (
+    REMADE,
+    Plan,
+    PlannedJob,
+    Reason,
+    decide,
+    make_plan,
+    replaces_version,
+)
 
 JOB = Job(id="a", index=1, prompt="p", request={"model": "m", "n": 1}, api="x", key="k1")
 IMAGE = ImageRecord(number=1, file="a.png", sha256="0" * 64, bytes=1, format="png")
@@ -118,3 +126,18 @@ def test_rejected_jobs_run_made_anew_and_the_others_as_usual() -> None:
     records = {"a": _record(JobStatus.SUCCEEDED), "bee": _record(JobStatus.SUCCEEDED, key="k2")}
     plan = make_plan([JOB, other], records, files_present=lambda _: True, rejected={"a"})
     assert [item.reason for item in plan.items] == [Reason.REJECTED, Reason.DONE]
+
+
+def test_remade_reasons_and_counts_in_first_seen_order() -> None:
+    """``reason.remade`` is membership of REMADE (forced, rejected); a plan's counts are
+    by reason in the order the reasons first occur, and a copy each time."""
+    assert {reason for reason in Reason if reason.remade} == REMADE
+    assert {Reason.FORCED, Reason.REJECTED} == REMADE
+    reasons = [Reason.DONE, Reason.NEW, Reason.DONE, Reason.FAILED, Reason.NEW, Reason.DONE]
+    plan = Plan(tuple(PlannedJob(JOB, reason, None) for reason in reasons))
+    counts = plan.counts()
+    assert list(counts.items()) == [(Reason.DONE, 3), (Reason.NEW, 2), (Reason.FAILED, 1)]
+    counts[Reason.DONE] = 0
+    assert plan.counts()[Reason.DONE] == 3
+    assert [item.reason for item in plan.to_run] == [Reason.NEW, Reason.NEW]
+    assert len(plan.skipped) == 4
