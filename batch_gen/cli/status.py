@@ -14,12 +14,14 @@ from batch_gen.cli.exits import EXIT_FAILED, EXIT_OK
 from batch_gen.config import provider_identity
 from batch_gen.gcpause import gc_paused
 from batch_gen.manifest import default_output_dir
+from batch_gen.models import JobRecord
 from batch_gen.planning.status import (
     LISTED,
+    RecordSummary,
     StatusReport,
     format_status,
     manifest_as_last_run,
-    read_status,
+    read_summaries,
     runs_in_progress_line,
     status_of,
 )
@@ -48,18 +50,19 @@ def status_command(args: argparse.Namespace) -> int:
     return EXIT_OK if report.all_done() else EXIT_FAILED
 
 
-def _print_json(report: StatusReport) -> None:
+def _print_json(report: Report) -> None:
     out = sys.stdout.buffer
     for piece in report.json_pieces():
         out.write(piece)
     out.flush()
 
 
-def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]:
+def _status_report(path: Path, output: Path | None) -> tuple[Report, Path]:
     """The status of the manifest at ``path``, keyed for the provider of the last run.
 
     Reuses the ids and keys the last run recorded when the manifest is byte-for-byte the
     same (see state/jobindex.py), so that a 100,000-job status needs no validation pass.
+    Reads the state as summaries: the fields status shows, the rest skipped.
     """
     known_dir = output or default_output_dir(path)
     if known_dir is not None:
@@ -72,6 +75,10 @@ def _status_report(path: Path, output: Path | None) -> tuple[StatusReport, Path]
         if digest is not None and isinstance(provider, str):
             pairs = read_job_index(known_dir, manifest_sha256=digest, provider=provider)
             if pairs is not None:
-                return status_of(pairs, known_dir), known_dir
+                return status_of(pairs, known_dir, read_summaries(known_dir)), known_dir
     manifest, output_dir = manifest_as_last_run(path, output)
-    return read_status(manifest, output_dir), output_dir
+    pairs = [(job.id, job.key) for job in manifest.jobs]
+    return status_of(pairs, output_dir, read_summaries(output_dir)), output_dir
+
+
+Report = StatusReport[RecordSummary | JobRecord]

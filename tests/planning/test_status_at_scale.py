@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from support import PNG
 
@@ -16,7 +17,15 @@ from batch_gen.files.atomic import ExistingFiles, sha256_hex
 from batch_gen.files.sidecar import write_metadata
 from batch_gen.models import ImageRecord, JobRecord, JobStatus
 from batch_gen.planning import status as status_module
-from batch_gen.planning.status import JobStatusRow, StatusReport, status_of
+from batch_gen.planning.status import (
+    JobStatusRow,
+    RecordSummary,
+    StatusReport,
+    format_status,
+    read_summaries,
+    status_of,
+)
+from batch_gen.state.journal import StateStore, read_state
 
 
 def plain_row(job_id: str, key: str, record: JobRecord | None, root: Path) -> tuple[Any, ...]:
@@ -157,3 +166,94 @@ def test_json_of_no_jobs() -> None:
         "counts": {"succeeded": 0, "failed": 0, "pending": 0, "running": 0},
         "jobs": [],
     }
+
+
+def test_a_summary_has_every_field_of_a_record_alike_but_usage() -> None:
+    """Same names, names in JSON, defaults and types: a journal line is a valid summary
+    exactly when it is a valid record (usage: any object or null, as a record's)."""
+    record_fields = {field.name: field for field in msgspec.structs.fields(JobRecord)}
+    summary_fields = {field.name: field for field in msgspec.structs.fields(RecordSummary)}
+    assert list(summary_fields) == list(record_fields)
+    for name, field in record_fields.items():
+        mirror = summary_fields[name]
+        assert (mirror.encode_name, mirror.required) == (field.encode_name, field.required)
+        assert (mirror.default, mirror.default_factory) == (field.default, field.default_factory)
+        if name != "usage":
+            assert mirror.type == field.type
+
+
+GOOD_LINE: dict[str, Any] = {
+    "v": 1,
+    "id": "a",
+    "key": "k",
+    "status": "succeeded",
+    "attempts": 2,
+    "images": [{"index": 1, "file": "a.png", "sha256": "0" * 64, "bytes": 3, "format": "png"}],
+    "error": None,
+    "retryable": False,
+    "ambiguous_retries": 1,
+    "usage": {"input_tokens": 3, "nested": {"x": [1, 2]}},
+    "updated_at": 5.5,
+    "tasks": {"imagine": "t1"},
+    "in_flight": 1,
+    "tries": 2,
+    "from_a_newer_writer": [1],
+}
+BAD_VALUES: list[tuple[str, object]] = [
+    ("id", None),
+    ("key", 3),
+    ("status", "exploded"),
+    ("attempts", "2"),
+    ("images", [{"file": "a.png"}]),  # no index
+    ("images", [{"index": 1, "format": 5}]),
+    ("images", [{"index": 1, "width": "wide"}]),
+    ("images", {"index": 1}),
+    ("error", 5),
+    ("retryable", "yes"),
+    ("ambiguous_retries", 1.5),
+    ("usage", [1, 2]),
+    ("usage", "tokens"),
+    ("usage", 12),
+    ("usage", None),
+    ("usage", {}),
+    ("updated_at", "now"),
+    ("tasks", {"imagine": 7}),
+    ("tasks", []),
+    ("in_flight", None),
+    ("tries", True),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_a_summary_accepts_and_refuses_what_a_record_does(name: str, value: object) -> None:
+    for line in (GOOD_LINE, {**GOOD_LINE, name: value}):
+        data = json.dumps(line).encode()
+        try:
+            record = msgspec.json.decode(data, type=JobRecord)
+        except msgspec.ValidationError:
+            with pytest.raises(msgspec.ValidationError):
+                msgspec.json.decode(data, type=RecordSummary)
+            continue
+        summary = msgspec.json.decode(data, type=RecordSummary)
+        shown = ("id", "key", "status", "attempts", "images", "error", "retryable", "updated_at")
+        assert [getattr(summary, n) for n in shown] == [getattr(record, n) for n in shown]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("files", [True, False])
+def test_status_from_summaries_is_status_from_records(
+    tmp_path: Path, seed: int, files: bool
+) -> None:
+    """The same rows, the same text (every unfinished job listed) and the same JSON bytes."""
+    pairs, records = _state(tmp_path, seed, files=files)
+    with StateStore.open(tmp_path) as store:
+        for record in records.values():
+            store.put(record)
+    whole = status_of(pairs, tmp_path, read_state(tmp_path))
+    summed = status_of(pairs, tmp_path, read_summaries(tmp_path))
+    assert [(r.id, r.status, r.note) for r in summed.rows] == [
+        (r.id, r.status, r.note) for r in whole.rows
+    ]
+    assert b"".join(summed.json_pieces()) == b"".join(whole.json_pieces())
+    text = format_status(whole, output_dir=tmp_path, limit=None)
+    assert format_status(summed, output_dir=tmp_path, limit=None) == text

@@ -7,7 +7,7 @@ import pytest
 
 import batch_gen
 from batch_gen.models import ImageRecord, JobRecord, JobStatus
-from batch_gen.state import journal as journal_module
+from batch_gen.state import loading
 from batch_gen.state.journal import (
     StateStore,
     read_state,
@@ -229,7 +229,7 @@ def test_a_journal_read_in_slices_of_any_size_loads_alike(
 ) -> None:
     """The journal is read a slice at a time: lines cut by a slice's end, and lines longer
     than a slice, load as they do whole, the last line for a job winning."""
-    monkeypatch.setattr(journal_module, "_SLICE", slice_size)
+    monkeypatch.setattr(loading, "_SLICE", slice_size)
     records = [full_record(), *(make_record(f"job-{n}", attempts=n) for n in range(30))]
     with StateStore.open(tmp_path) as store:
         for record in records:
