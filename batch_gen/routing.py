@@ -64,18 +64,31 @@ def images_for(route: ApiSpec, request: Mapping[str, Any]) -> int:
 def route_problems(
     route: ApiSpec, request: Mapping[str, Any], *, images: int, prompt: str
 ) -> list[tuple[str, str]]:
-    """(field, message) for what this route cannot serve: :func:`request_problems`, then
-    the model's documented limits on this prompt (and size). Pure."""
-    return [*request_problems(route, request, images=images), *route.limits(request, prompt)]
+    """(field, message) for what this route cannot serve: :func:`prompt_problem`, then
+    :func:`request_problems`. Pure."""
+    found = request_problems(route, request, images=images)
+    problem = prompt_problem(request, prompt, limit=route.prompt_limit(request))
+    return found if problem is None else [problem, *found]
+
+
+def prompt_problem(
+    request: Mapping[str, Any], prompt: str, *, limit: int | None
+) -> tuple[str, str] | None:
+    """("prompt", message) when ``prompt`` is longer than the model's documented ``limit``
+    (``route.prompt_limit(request)``), else None. Pure."""
+    if limit is None or len(prompt) <= limit:
+        return None
+    model = request.get("model", "")
+    return "prompt", f"prompt is {len(prompt):,} characters; {model} takes at most {limit:,}"
 
 
 def request_problems(
     route: ApiSpec, request: Mapping[str, Any], *, images: int
 ) -> list[tuple[str, str]]:
     """(field, message) for what this route cannot serve, whatever the prompt: request
-    fields it does not take, input images beyond its count and its own rules. Jobs that
-    differ only in their prompts share this answer (the manifest checks it once for all
-    of them). Pure."""
+    fields it does not take, input images beyond its count, its own rules and its model's
+    documented limits on values (sizes). Jobs that differ only in their prompts share this
+    answer (the manifest checks it once for all of them). Pure."""
     problems: list[tuple[str, str]] = []
     for name, takers in API_FIELDS.items():
         if request.get(name) and route not in takers:
@@ -93,4 +106,5 @@ def request_problems(
         what = f"at most {limit} input images" if limit else "no input images"
         problems.append(("image", f"{route.api} takes {what}, got {images}"))
     problems.extend(route.checks(request, images))
+    problems.extend(route.limits(request))
     return problems

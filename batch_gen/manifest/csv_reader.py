@@ -68,7 +68,7 @@ def read_csv(text: str, report: Report) -> Document:
     problems are reported here; each row's as :attr:`Document.jobs` is iterated.
     """
     document = Document()
-    lines = (match.group() for match in _LINE.finditer(text))
+    lines = map(re.Match.group, _LINE.finditer(text))  # map: no Python frame per line
     # strict: an unclosed quote is an error rather than a prompt that silently swallows the
     # rest of the file.
     reader = csv.reader(lines, strict=True)

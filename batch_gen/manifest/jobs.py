@@ -57,6 +57,7 @@ class _Shape(NamedTuple):
     images: int  # the image files a job makes
     inputs: int  # input images given
     reads_files: bool  # an input image or a mask: each job's are read and checked
+    max_prompt: int | None  # the model's documented prompt length: checked per job
     keys: keys.KeyTemplate
 
 
@@ -103,7 +104,9 @@ class _JobBuilder:
             inputs = job_inputs(
                 shape.merged, job_line=raw.line, written=written, files=self.files, report=report
             )
-        problems.extend(shape.route.limits(shape.merged, prompt))
+        too_long = routing.prompt_problem(shape.merged, prompt, limit=shape.max_prompt)
+        if too_long is not None:
+            problems.insert(0, too_long)  # the prompt's problem first, as route_problems
         for name, message in problems:
             self._report_route_problem(name, message, written=written, request=request, raw=raw)
         if report.count > before or inputs is None:
@@ -131,6 +134,7 @@ class _JobBuilder:
             images=routing.images_for(route, keyed),
             inputs=_image_count(merged),
             reads_files=bool(merged.get("image") or merged.get("mask")),
+            max_prompt=route.prompt_limit(merged),
             keys=template,
         )
 
@@ -190,8 +194,23 @@ def with_provider(manifest: Manifest, provider: str) -> Manifest:
     ``status`` needs it: it learns which provider the last run used (the simulator, for an
     offline run) only after the manifest has told it where the output folder is.
     """
-    jobs = tuple(msgspec.structs.replace(job, key=key_for(job, provider)) for job in manifest.jobs)
-    return dataclasses.replace(manifest, jobs=jobs)
+    # Jobs of one shape share their request mapping (see _Shape): one key template each.
+    templates: dict[tuple[int, str], keys.KeyTemplate] = {}
+
+    def rekeyed(job: Job) -> Job:
+        if job.inputs:
+            return msgspec.structs.replace(job, key=key_for(job, provider))
+        handle = (id(job.request), job.api)  # the manifest keeps every request alive
+        template = templates.get(handle)
+        if template is None:
+            route = routing.ROUTES[job.api]
+            template = keys.KeyTemplate(
+                provider=provider, api=route.api, endpoint=route.endpoint, request=job.request
+            )
+            templates[handle] = template
+        return msgspec.structs.replace(job, key=template.key(job.prompt))
+
+    return dataclasses.replace(manifest, jobs=tuple(rekeyed(job) for job in manifest.jobs))
 
 
 def key_for(job: Job, provider: str) -> str:

@@ -202,10 +202,16 @@ def seed_field(job: Job, seed: int) -> Job:
     return msgspec.structs.replace(job, request={**job.request, "seed": seed})
 
 
-def no_limits(request: Mapping[str, Any], prompt: str) -> list[tuple[str, str]]:
-    """No documented limit on the prompt or the request's values: the API decides."""
-    del request, prompt
+def no_limits(request: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """No documented limit on the request's values: the API decides."""
+    del request
     return []
+
+
+def no_prompt_limit(request: Mapping[str, Any]) -> int | None:
+    """No documented prompt length: the API decides."""
+    del request
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,10 +235,13 @@ class ApiSpec:
     - ``request_count(job, images)``: the requests that make ``images`` more images.
     - ``image_count(request)``: the image files a job makes.
     - ``checks(request, images)``: the API's own rules, as (field, message) problems.
-    - ``limits(request, prompt)``: the documented limits of the model's family (prompt
-      length, sizes), as (field, message) problems, found before anything is sent. Each
-      is listed with its source in the Limits section of the API's ``docs/protocols``
-      file; a model family no source documents has none.
+    - ``prompt_limit(request)``: the most characters the model's family documents for a
+      prompt (None: no documented limit); ``limits(request)``: its documented limits on
+      the request's values (sizes), as (field, message) problems. Both are found before
+      anything is sent; each is listed with its source in the Limits section of the API's
+      ``docs/protocols`` file; a model family no source documents has none. The prompt
+      limit is a number, not a check, so that jobs differing only in their prompts are
+      checked once (:mod:`batch_gen.manifest.jobs`).
     - ``priced_as(model, step)``: the catalog model whose price a request of that step
       pays (a Midjourney upscale is priced as an upscale, not as an imagine).
     - ``reseed(job, seed)``: the job asking for its image with ``seed`` (a job rejected in
@@ -254,7 +263,8 @@ class ApiSpec:
     bulk_poll: int = 0
     image_count: Callable[[Mapping[str, Any]], int] = images_from_n
     checks: Callable[[Mapping[str, Any], int], list[tuple[str, str]]] = no_checks
-    limits: Callable[[Mapping[str, Any], str], list[tuple[str, str]]] = no_limits
+    prompt_limit: Callable[[Mapping[str, Any]], int | None] = no_prompt_limit
+    limits: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = no_limits
     priced_as: Callable[[str, str], str] = priced_as_model
     reseed: Callable[[Job, int], Job] | None = None
 

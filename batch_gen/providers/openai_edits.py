@@ -22,6 +22,7 @@ from ..models import Job
 from .base import Answer, ApiRequest, ApiSpec, Call, FormPart, Generation, Poll, Synchronous
 from .openai_images import (
     limits,
+    max_prompt,
     model_family,
     one_image_per_request,
     read_generation,
@@ -86,7 +87,9 @@ SPEC = ApiSpec(
     max_inputs=16,  # docs/protocols/openai.md: up to 16 images for GPT image models
     takes_mask=True,
     request_count=request_count,
-    limits=limits,  # the generations route's: the same models, the same documented limits
+    # The generations route's: the same models, the same documented limits.
+    prompt_limit=max_prompt,
+    limits=limits,
 )
 
 

@@ -4,8 +4,8 @@ The field policy is pure and per model family, because the gateway forwards to v
 different upstreams: GPT image models always answer in base64 and reject
 ``response_format``; DALL·E models take ``response_format`` and their own qualities;
 qwen-image refuses ``n > 1``, so such a job becomes n single requests. Each family's
-documented prompt length and sizes are checked before anything is sent (:func:`limits`,
-shared with the edits route); a model no source documents is not limited.
+documented prompt length and sizes are checked before anything is sent (:func:`max_prompt`
+and :func:`limits`, shared with the edits route); a model no source documents is not limited.
 """
 
 from __future__ import annotations
@@ -120,19 +120,18 @@ def _free_size_reason(size: str) -> str | None:
     return None
 
 
-def limits(request: Mapping[str, Any], prompt: str) -> list[tuple[str, str]]:
-    """The prompt length and size the job's model documents, as (field, message) problems."""
-    model = str(request.get("model", ""))
-    problems: list[tuple[str, str]] = []
-    limit = prompt_limit(model)
-    if limit is not None and len(prompt) > limit:
-        message = f"prompt is {len(prompt):,} characters; {model} takes at most {limit:,}"
-        problems.append(("prompt", message))
+def max_prompt(request: Mapping[str, Any]) -> int | None:
+    """The most characters a prompt for the job's model may have; None when undocumented."""
+    return prompt_limit(str(request.get("model", "")))
+
+
+def limits(request: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The size the job's model documents, as (field, message) problems."""
     size = request.get("size")
-    reason = size_problem(model, size) if isinstance(size, str) else None
-    if reason is not None:
-        problems.append(("size", reason))
-    return problems
+    if not isinstance(size, str):
+        return []
+    reason = size_problem(str(request.get("model", "")), size)
+    return [] if reason is None else [("size", reason)]
 
 
 # --- request bodies --------------------------------------------------------------------
@@ -189,6 +188,7 @@ SPEC = ApiSpec(
     claims_model=claims_model,
     switches={"image": "openai.edits"},
     request_count=request_count,
+    prompt_limit=max_prompt,
     limits=limits,
 )
 

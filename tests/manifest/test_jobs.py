@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import manifest_problems, write_text
+from support import PNG, manifest_problems, write_text
 
-from batch_gen.manifest import key_for, load_manifest
+from batch_gen.manifest import key_for, load_manifest, with_provider
 
 
 def test_key_is_stable_across_spelling(tmp_path: Path) -> None:
@@ -135,3 +135,24 @@ def test_values_equal_in_python_are_not_one_value(tmp_path: Path) -> None:
         name="n.yaml",
     )
     assert [(p.line, p.field) for p in manifest_problems(refused)] == [(3, "n")]
+
+
+def test_keys_for_another_provider_are_those_it_would_load(tmp_path: Path) -> None:
+    """with_provider re-keys every job, shared shapes and input files alike, exactly as
+    loading the manifest for that provider keys it."""
+    (tmp_path / "a.png").write_bytes(PNG)
+    path = write_text(
+        tmp_path,
+        """
+        jobs:
+          - {id: a, prompt: one, size: 1024x1024}
+          - {id: b, prompt: two, size: 1024x1024}
+          - {id: c, prompt: one, model: flux-dev}
+          - {id: d, prompt: edit me, image: a.png}
+          - {id: e, prompt: again, image: a.png}
+        """,
+    )
+    rekeyed = with_provider(load_manifest(path), "simulator")
+    expected = load_manifest(path, provider="simulator")
+    assert [job.key for job in rekeyed.jobs] == [job.key for job in expected.jobs]
+    assert len({job.key for job in rekeyed.jobs}) == 5

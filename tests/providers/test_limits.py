@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from batch_gen import routing
 from batch_gen.providers.base import ApiSpec
 from batch_gen.providers.registry import SPECS
 
@@ -101,7 +102,7 @@ def test_openai_limits(
 ) -> None:
     """Generations and edits serve the same models: one table of documented limits."""
     request = {"model": model, "n": 1} if size is None else {"model": model, "size": size}
-    problems = spec.limits(request, "x" * length)
+    problems = routing.route_problems(spec, request, images=0, prompt="x" * length)
     assert [field for field, _ in problems] == fields
     if fragment:
         assert fragment in problems[0][1]
@@ -113,4 +114,6 @@ def test_openai_limits(
 def test_apis_without_documented_limits_send_any_prompt(spec: ApiSpec) -> None:
     """Midjourney, Flux, Gemini and Bria document no prompt length or size rule that
     batch_gen could check: even a 5 MB prompt is theirs to refuse."""
-    assert spec.limits({"model": "m", "size": "99999x1"}, "x" * 5_000_000) == []
+    request = {"model": "m", "size": "99999x1"}
+    assert spec.prompt_limit(request) is None
+    assert spec.limits(request) == []
