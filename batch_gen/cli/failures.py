@@ -16,7 +16,6 @@ not a cancellation.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import logging
@@ -177,6 +176,13 @@ def _first_real(error: BaseException) -> BaseException:
         return error
     for inner in error.exceptions:
         found = _first_real(inner)
-        if not isinstance(found, asyncio.CancelledError | BaseExceptionGroup):
+        if not isinstance(found, BaseExceptionGroup) and not _is_cancellation(found):
             return found
     return error
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    # asyncio is looked up, not imported: importing it costs `status` ~30 ms of start-up,
+    # and where it was never imported nothing can have been cancelled.
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)

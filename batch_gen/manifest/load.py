@@ -14,7 +14,6 @@ from .collisions import report_collisions
 from .csv_reader import read_csv
 from .jobs import DEFAULT_PROVIDER, build_jobs
 from .problems import Report
-from .yaml_reader import read_yaml
 
 
 def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
@@ -43,7 +42,12 @@ def load_manifest(path: Path, *, provider: str = DEFAULT_PROVIDER) -> Manifest:
     del data  # the text holds it now: a million-row CSV need not be in memory twice
 
     with gc_paused():  # 100,000 jobs are millions of long-lived objects without cycles
-        document = read_csv(text, report) if suffix == ".csv" else read_yaml(text, report)
+        if suffix == ".csv":
+            document = read_csv(text, report)
+        else:
+            from .yaml_reader import read_yaml  # PyYAML costs a CSV manifest ~10 ms to import
+
+            document = read_yaml(text, report)
         jobs = build_jobs(
             document.jobs,
             document.defaults,
