@@ -8,20 +8,24 @@ and ``status`` (which import the providers to count requests) never load it.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .. import eager
 from ..errors import ConnectError, InvalidRequestError, TransportError
 from .answers import error_from_response, redact
 from .base import Answer, Call
 
 if TYPE_CHECKING:
     import aiohttp
+    from aiohttp.abc import AbstractStreamWriter
+    from aiohttp.connector import Connection
 
     from .base import Endpoint
 
@@ -242,3 +246,28 @@ async def exchange(
             base_url=endpoint.base_url,
         )
     return answer
+
+
+def request_class() -> type[aiohttp.ClientRequest]:
+    """The ``request_class`` of a run's session: on Python 3.11, aiohttp's request with its
+    body written at once, up to the first suspension, rather than at the event loop's next
+    turn (see :mod:`batch_gen.eager`; 3.12 and later do that themselves)."""
+    import aiohttp
+
+    return _eager_request() if eager.NEEDED else aiohttp.ClientRequest
+
+
+@functools.cache
+def _eager_request() -> type[aiohttp.ClientRequest]:
+    import aiohttp
+
+    class EagerRequest(aiohttp.ClientRequest):
+        def write_bytes(
+            self,
+            writer: AbstractStreamWriter,
+            conn: Connection,
+            content_length: int | None = None,
+        ) -> Coroutine[Any, Any, None]:
+            return eager.started(super().write_bytes(writer, conn, content_length))
+
+    return EagerRequest

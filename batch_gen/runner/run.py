@@ -34,7 +34,7 @@ from ..planning.resume import resume, run_owner
 from ..progress import NullProgress, Progress
 from ..providers import provider_for
 from ..providers.base import Answer, Call, Endpoint, Provider
-from ..providers.http import Proxies, exchange
+from ..providers.http import Proxies, exchange, request_class
 from ..report import RunSummary, plural
 from ..state.jobindex import write_job_index
 from ..state.journal import StateStore
@@ -346,6 +346,7 @@ async def _session(options: RunOptions) -> AsyncIterator[aiohttp.ClientSession]:
         raise_for_status=False,
         read_bufsize=READ_BUFFER,
         json_serialize=_json_text,
+        request_class=request_class(),
     ) as session:
         yield session
 

@@ -17,6 +17,7 @@ import openai
 import pytest
 from PIL import Image
 
+from batch_gen import eager
 from batch_gen.simulator import Simulator, SimulatorConfig
 from batch_gen.simulator.config import ImageMode, RetryAfterMode
 from batch_gen.simulator.images import ImageFormat, ImageSpec, render, variant_for
@@ -703,3 +704,19 @@ async def test_official_openai_sdk_parses_answers(sim: Simulator) -> None:
     async with wrong:
         with pytest.raises(openai.AuthenticationError):
             await wrong.images.generate(model="gpt-image-2", prompt="x")
+
+
+async def test_the_loops_task_factory_is_the_callers_again_after_serving(
+    session: aiohttp.ClientSession,
+) -> None:
+    """On Python 3.11 the simulator starts each handler at once while it serves (a task
+    factory of its own, see batch_gen.eager); the loop is given back as it was."""
+    loop = asyncio.get_running_loop()
+    before = loop.get_task_factory()
+    async with Simulator(SimulatorConfig(api_key=KEY, seed=1)) as running:
+        if eager.NEEDED:
+            assert loop.get_task_factory() is not before
+        status, body, _ = await generate(session, running, {"model": "gpt-image-2", "prompt": "p"})
+        assert status == 200
+        assert body["data"][0]["b64_json"]
+    assert loop.get_task_factory() is before
