@@ -170,12 +170,13 @@ def make_plan(
     only: Collection[str] | None = None,
     force: bool = False,
     retry_failed: bool = False,
-    made_elsewhere: Collection[str] = frozenset(),
+    made_elsewhere: Callable[[Job, JobRecord], bool] | None = None,
     rejected: Collection[str] = frozenset(),
 ) -> Plan:
     """Decide every job; ``only`` (ids) restricts the run to those jobs; ``made_elsewhere``
-    names the jobs whose recorded images another provider made, ``rejected`` those to
-    make again because a person rejected their images."""
+    tells whether another provider made the images a job has recorded under another key
+    (asked only of such jobs, as the plan meets them: no pass of its own over 100,000),
+    ``rejected`` names the jobs to make again because a person rejected their images."""
     if only:
         check_only(only, jobs)
     selected = set(only) if only else None
@@ -188,13 +189,16 @@ def make_plan(
         if selected is not None and job_id not in selected:
             reason = Reason.NOT_SELECTED
         else:
+            elsewhere = False
+            if made_elsewhere is not None and record is not None and same_key is None:
+                elsewhere = made_elsewhere(job, record)
             reason = decide(
                 job,
                 record,
                 files_present=files_present,
                 force=force,
                 retry_failed=retry_failed,
-                made_elsewhere=job_id in made_elsewhere,
+                made_elsewhere=elsewhere,
                 rejected=job_id in rejected,
             )
         append(PlannedJob(job, reason, same_key))

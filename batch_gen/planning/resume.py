@@ -16,7 +16,7 @@ from pathlib import Path
 from batch_gen.config import RunOptions
 from batch_gen.files.sidecar import Owner, manifest_reference, read_metadata
 from batch_gen.manifest import key_for
-from batch_gen.models import JobRecord, Manifest
+from batch_gen.models import Job, JobRecord, Manifest
 from batch_gen.planning.on_disk import OnDisk, survey
 from batch_gen.planning.ownership import AtRisk, Owners, at_risk, foreign, made_elsewhere
 from batch_gen.planning.plan import Plan, PlannedJob, Reason, make_plan
@@ -83,7 +83,7 @@ def resume(
         only=options.only,
         force=options.force,
         retry_failed=options.retry_failed,
-        made_elsewhere=made_elsewhere(jobs, disk.records, owners=owners, made_by=options.maker),
+        made_elsewhere=_made_elsewhere(owners, made_by=options.maker),
         rejected=remake.jobs if remake is not None else (),
     )
     risky = at_risk(
@@ -94,6 +94,16 @@ def resume(
         template=options.filename,
     )
     return Resume(plan, disk, us, tuple(foreign(risky, us)), remake)
+
+
+def _made_elsewhere(owners: Owners, *, made_by: str) -> Callable[[Job, JobRecord], bool]:
+    """Whether another provider made the images ``record`` (under another key than the
+    job's) holds, by :func:`~.ownership.made_elsewhere`'s rule, for the plan to ask."""
+
+    def asked(job: Job, record: JobRecord) -> bool:
+        return bool(made_elsewhere([job], {job.id: record}, owners=owners, made_by=made_by))
+
+    return asked
 
 
 def _finished_at(root: Path) -> Callable[[str], str | None]:

@@ -124,7 +124,7 @@ class StatusReport(Generic[S]):
         be 200 MB more, and indenting it by msgspec's formatter another 300 MB and a pass.
         """
         rows = self.rows
-        counts = _ENCODER.encode(self.counts())
+        counts = msgspec.json.format(_ENCODER.encode(self.counts()), indent=0)  # one line
         yield b'{\n  "total": %d,\n  "counts": %s,\n  "jobs": [' % (len(rows), counts)
         separator = b"\n    "
         for start in range(0, len(rows), _JSON_SLICE):

@@ -141,3 +141,40 @@ def test_remade_reasons_and_counts_in_first_seen_order() -> None:
     assert plan.counts()[Reason.DONE] == 3
     assert [item.reason for item in plan.to_run] == [Reason.NEW, Reason.NEW]
     assert len(plan.skipped) == 4
+
+
+def test_made_elsewhere_is_asked_only_of_jobs_recorded_under_another_key() -> None:
+    """The plan asks whether another provider made a job's images only when the state has
+    the job under another key; its answer tells "made by another provider" from an edit."""
+    jobs = [
+        Job(id=name, index=n, prompt="p", request={"model": "m"}, api="x", key="k1")
+        for n, name in enumerate(["same", "other", "edited", "new", "forced"], start=1)
+    ]
+    records = {
+        "same": JobRecord(id="same", key="k1", status=JobStatus.SUCCEEDED, images=(IMAGE,)),
+        "other": JobRecord(id="other", key="k0", status=JobStatus.SUCCEEDED, images=(IMAGE,)),
+        "edited": JobRecord(id="edited", key="k0", status=JobStatus.FAILED),
+        "forced": JobRecord(id="forced", key="k0", status=JobStatus.SUCCEEDED),
+    }
+    asked: list[str] = []
+
+    def elsewhere(job: Job, record: JobRecord) -> bool:
+        asked.append(job.id)
+        assert record is records[job.id]
+        return job.id == "other"
+
+    plan = make_plan(
+        jobs,
+        records,
+        files_present=lambda record: True,
+        made_elsewhere=elsewhere,
+        rejected={"forced"},
+    )
+    assert [item.reason for item in plan.items] == [
+        Reason.DONE,
+        Reason.OTHER_PROVIDER,
+        Reason.CHANGED,
+        Reason.NEW,
+        Reason.REJECTED,
+    ]
+    assert {"edited", "other"} <= set(asked) <= {"edited", "other", "forced"}
