@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import io
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -30,11 +31,8 @@ from .problems import Report
 
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 _UNNAMED = ""  # a column with an empty header cell (spreadsheets add them): ignored if empty
-# One physical line with its ending, split where io.StringIO(text, newline="") splits: after
-# "\n", "\r\n" or a lone "\r", and nowhere else (str.splitlines would also split at "\x85"
-# or "\u2028", which may stand unquoted inside a prompt). StringIO would first copy the
-# whole text at four bytes a character: 400 MB for a million-row manifest.
-_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
+# Characters per StringIO when lines are read (see lines_of).
+_CHUNK = 1 << 20
 
 
 class _Kind(enum.Enum):
@@ -68,7 +66,7 @@ def read_csv(text: str, report: Report) -> Document:
     problems are reported here; each row's as :attr:`Document.jobs` is iterated.
     """
     document = Document()
-    lines = map(re.Match.group, _LINE.finditer(text))  # map: no Python frame per line
+    lines = lines_of(text)
     # strict: an unclosed quote is an error rather than a prompt that silently swallows the
     # rest of the file.
     reader = csv.reader(lines, strict=True)
@@ -83,6 +81,24 @@ def read_csv(text: str, report: Report) -> Document:
     else:
         document.jobs = _rows(reader, columns, report)
     return document
+
+
+def lines_of(text: str, *, chunk: int = _CHUNK) -> Iterator[str]:
+    """The text's physical lines with their endings, exactly as
+    ``io.StringIO(text, newline="")`` gives them (a line ends after "\\n", "\\r\\n" or a
+    lone "\\r", and nowhere else), read through one StringIO per ``chunk`` characters.
+
+    StringIO copies its text at four bytes a character (400 MB for a million-row
+    manifest), yet reads lines faster than any split written in Python. Each chunk ends
+    just after a "\\n", so no line (not even a "\\r\\n") is cut; a quoted cell may span
+    chunks, as it spans lines.
+    """
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start + chunk)
+        end = size if end < 0 else end + 1
+        yield from io.StringIO(text[start:end], newline="")
+        start = end
 
 
 def _rows(reader: Any, columns: list[_Column], report: Report) -> Iterator[RawJob]:

@@ -11,7 +11,7 @@ from support import manifest_problems, problem_places
 
 from batch_gen.keys import derive_id
 from batch_gen.manifest import DEFAULT_MODEL, load_manifest
-from batch_gen.manifest.csv_reader import read_csv
+from batch_gen.manifest.csv_reader import lines_of, read_csv
 from batch_gen.manifest.problems import Report
 from batch_gen.models import RunDefaults
 
@@ -160,3 +160,21 @@ def test_broken_quotes_are_reported_even_without_a_prompt_column(tmp_path: Path)
     path = write_csv(tmp_path, 'id,promt\na,"never closed\nb,c\n')
     lines = {line for line, _field in problem_places(path)}
     assert lines == {1, 2}
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a\nb\n",
+        "a\r\nb\r\nc",
+        "a\rb\r\n\r\nc\n\n",
+        "x\x85y\u2028z\nw\x0cv\n",
+        '"q\nr"\r\n"s\r\nt"\n',
+        "\n\r\n\r\n\r",
+    ],
+)
+def test_lines_are_those_a_csv_file_gives(text: str, chunk: int) -> None:
+    """However the text is cut into chunks, the lines are io.StringIO's with newline=""."""
+    assert list(lines_of(text, chunk=chunk)) == list(io.StringIO(text, newline=""))
