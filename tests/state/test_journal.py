@@ -223,6 +223,24 @@ def test_lines_holding_other_than_one_record_are_read_line_by_line(
     assert "c" in expected
 
 
+def test_a_journal_the_store_wrote_is_read_without_the_line_by_line_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick reading takes every journal the store writes (lines, compaction), ids
+    needing escapes too; only others go line by line."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("read line by line")
+
+    monkeypatch.setattr(loading, "_load_exact", refuse)
+    records = [full_record(), make_record('say "cheese"'), make_record("naïve ☕")]
+    with StateStore.open(tmp_path) as store:
+        for record in records:
+            store.put(record)
+            store.put(record.replace(attempts=4))
+    assert read_state(tmp_path) == {r.id: r.replace(attempts=4) for r in records}
+
+
 @pytest.mark.parametrize("slice_size", [1, 7, 64, 300, 1 << 20])
 def test_a_journal_read_in_slices_of_any_size_loads_alike(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_size: int
