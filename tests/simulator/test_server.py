@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import email.utils
+import gc
 import io
 import json
 import time
@@ -21,7 +23,7 @@ from batch_gen import eager
 from batch_gen.simulator import Simulator, SimulatorConfig
 from batch_gen.simulator.config import ImageMode, RetryAfterMode
 from batch_gen.simulator.images import ImageFormat, ImageSpec, render, variant_for
-from batch_gen.simulator.server import STATE_KEY
+from batch_gen.simulator.server import STATE_KEY, serve
 
 KEY = "sk-sim-test-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -720,3 +722,21 @@ async def test_the_loops_task_factory_is_the_callers_again_after_serving(
         assert status == 200
         assert body["data"][0]["b64_json"]
     assert loop.get_task_factory() is before
+
+
+async def test_serve_freezes_what_exists_once_it_listens() -> None:
+    """The long-lived simulator of ``batch_gen simulator`` keeps its start-up objects out of
+    the cyclic collector's full scans (``gc.freeze``)."""
+    gc.unfreeze()
+    serving = asyncio.create_task(serve(SimulatorConfig(port=0, api_key=KEY)))
+    try:
+        for _ in range(500):
+            if gc.get_freeze_count() > 0:
+                break
+            await asyncio.sleep(0.01)
+        assert gc.get_freeze_count() > 0
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        gc.unfreeze()
