@@ -92,7 +92,7 @@ class KeyTemplate:
 
     def key(self, prompt: str) -> str:
         """The key of the job asking for ``prompt``."""
-        text = self._head + msgspec.json.encode(prompt) + self._tail
+        text = b"".join((self._head, msgspec.json.encode(prompt), self._tail))  # one copy
         return hashlib.sha256(text).hexdigest()
 
 
