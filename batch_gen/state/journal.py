@@ -42,7 +42,6 @@ from batch_gen.shards import Shard
 from batch_gen.state.folder import hold_folder, state_files
 from batch_gen.state.layout import STATE_DIR_NAME, journal_name, replace_with
 from batch_gen.state.loading import (
-    FORMAT_VERSION,
     Loaded,
     merge_records,
     read_journal,
@@ -62,6 +61,7 @@ __all__ = [
     "record_to_json",
 ]
 
+FORMAT_VERSION = 1
 
 # Compact when the journal holds more lines than this factor times the live records plus
 # the slack; the slack keeps small runs from compacting on every open.
