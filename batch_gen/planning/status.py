@@ -7,7 +7,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -102,12 +102,17 @@ _STATUS_ORDER = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.PENDING, JobSt
 @dataclass(frozen=True, slots=True)
 class StatusReport(Generic[S]):
     rows: tuple[JobStatusRow[S], ...]
+    # Counted once: the text or JSON and the exit status all ask.
+    _counts: Counter[JobStatus] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counted = Counter(map(_status_of_row, self.rows))  # no Python frame per row
+        object.__setattr__(self, "_counts", counted)
 
     def counts(self) -> dict[str, int]:
         """How many jobs have each status, every status named (succeeded, failed, pending,
         running)."""
-        counter = Counter(map(_status_of_row, self.rows))  # no Python frame per row
-        return {status.value: counter[status] for status in _STATUS_ORDER}
+        return {status.value: self._counts[status] for status in _STATUS_ORDER}
 
     def all_done(self) -> bool:
         """Whether every job succeeded (and its files are in place): ``status``'s exit 0."""
