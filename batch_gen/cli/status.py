@@ -1,6 +1,6 @@
 """``batch_gen status MANIFEST``: where each job stands, whether runs are in progress, and
 an exit status a script can test ("is everything done?"). Reads only: every shard's state
-together, as :func:`~batch_gen.state.journal.read_state` merges it."""
+together, as :func:`~batch_gen.state.loading.read_state` merges it."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ from batch_gen.planning.status import (
 from batch_gen.state.folder import runs_in_progress
 from batch_gen.state.jobindex import read_job_index
 from batch_gen.state.runinfo import read_run_info
+
+# What status shows: rows of summaries read from the state, or of records adopted from
+# metadata files.
+Report = StatusReport[RecordSummary | JobRecord]
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -79,6 +83,3 @@ def _status_report(path: Path, output: Path | None) -> tuple[Report, Path]:
     manifest, output_dir = manifest_as_last_run(path, output)
     pairs = [(job.id, job.key) for job in manifest.jobs]
     return status_of(pairs, output_dir, read_summaries(output_dir)), output_dir
-
-
-Report = StatusReport[RecordSummary | JobRecord]

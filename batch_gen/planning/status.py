@@ -116,7 +116,7 @@ class StatusReport(Generic[S]):
 
     def all_done(self) -> bool:
         """Whether every job succeeded (and its files are in place): ``status``'s exit 0."""
-        return self.counts()[JobStatus.SUCCEEDED.value] == len(self.rows)
+        return self._counts[JobStatus.SUCCEEDED] == len(self.rows)
 
     def json_pieces(self) -> Iterator[bytes]:
         """``status --json``, ``{"total": N, "counts": {...}, "jobs": [{"id", "key",
