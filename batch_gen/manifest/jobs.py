@@ -78,7 +78,8 @@ class _JobBuilder:
     def build(self, index: int, raw: RawJob) -> Job | None:
         """The job, or None when it has a problem (reported)."""
         report = self.report
-        before = report.count
+        reported = report.problems  # its length tells whether a step below added any
+        before = len(reported)
         written = {setting.name: setting for setting in raw.settings}
         prompt = _check_prompt(written.get("prompt"), raw, report)
         signature = _signature(raw)
@@ -91,7 +92,7 @@ class _JobBuilder:
         if job_id is not None:
             derived = "id" not in written
             _check_unique(job_id, id_line, derived=derived, seen=self.seen, report=report)
-        if report.count > before or prompt is None or job_id is None:
+        if len(reported) > before or prompt is None or job_id is None:
             return None
         problems: list[tuple[str, str]] = []
         if shape is None:
@@ -109,7 +110,7 @@ class _JobBuilder:
             problems.insert(0, too_long)  # the prompt's problem first, as route_problems
         for name, message in problems:
             self._report_route_problem(name, message, written=written, request=request, raw=raw)
-        if report.count > before or inputs is None:
+        if len(reported) > before or inputs is None:
             return None
         key = shape.keys.key(prompt) if not inputs else _key_with_inputs(shape, prompt, inputs)
         route = shape.route
