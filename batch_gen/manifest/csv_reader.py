@@ -14,9 +14,12 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, NamedTuple
+
+import msgspec
 
 from .document import Document, RawJob, Setting
 from .fields import (
@@ -101,14 +104,62 @@ def lines_of(text: str, *, chunk: int = _CHUNK) -> Iterator[str]:
         start = end
 
 
-def _rows(reader: Any, columns: list[_Column], report: Report) -> Iterator[RawJob]:
-    """Each non-empty row as a raw job, in file order."""
-    width = len(columns)
+def _rows(reader: Any, columns: list[_Column], report: Report) -> Iterator[_Row]:
+    """Each non-empty row, in file order."""
+    table = _Table(columns, report)
     for line, cells in _records(reader, report):
-        if len(cells) > width:
-            message = f"row has {len(cells)} cells but the header names {width} columns"
-            report.add(line, None, message)
-        yield _job(line, cells, columns, report)
+        yield table.row(line, cells)
+
+
+class _Table:
+    """What a row's cells are: the header's columns, and where its id, its prompt and the
+    cells of the rest of its fields stand (the row's token)."""
+
+    def __init__(self, columns: list[_Column], report: Report) -> None:
+        self.columns = columns
+        self.report = report
+        self.width = len(columns)
+        names = [column.name if column.kind is not _IGNORED else None for column in columns]
+        self.id_at = names.index("id") if "id" in names else None
+        self.prompt_at = names.index("prompt")
+        rest = [
+            number
+            for number, column in enumerate(columns)
+            if column.kind is not _IGNORED and number not in (self.id_at, self.prompt_at)
+        ]
+        # itemgetter runs in C; for one index it gives the cell itself, as good a token.
+        self.token_of: Callable[[list[str]], Hashable] = (
+            operator.itemgetter(*rest) if rest else (lambda cells: ())
+        )
+
+    def row(self, line: int, cells: list[str]) -> _Row:
+        """The row at ``line``: its shortcut when it has one cell per column."""
+        if len(cells) != self.width or self.id_at is None:
+            return _Row(line, None, None, None, cells, self)
+        job_id = cells[self.id_at].strip() or None  # read as a text column reads it
+        prompt = cells[self.prompt_at]
+        return _Row(
+            line, job_id, prompt if prompt.strip() else None, self.token_of(cells), cells, self
+        )
+
+
+class _Row(msgspec.Struct, frozen=True, gc=False):
+    """A CSV row as a :class:`~.document.Row`: its shortcut, and its cells for ``raw()``."""
+
+    line: int
+    job_id: str | None
+    prompt: str | None
+    token: Hashable | None
+    cells: list[str]
+    table: _Table
+
+    def raw(self) -> RawJob:
+        """The row as a raw job, its problems reported (extra cells, unreadable values)."""
+        table, cells = self.table, self.cells
+        if len(cells) > table.width:
+            message = f"row has {len(cells)} cells but the header names {table.width} columns"
+            table.report.add(self.line, None, message)
+        return _job(self.line, cells, table.columns, table.report)
 
 
 def _check_quotes(reader: Any, report: Report) -> None:

@@ -6,9 +6,9 @@ prompts, request fields and duplicates (:mod:`batch_gen.manifest.jobs`) are writ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -38,6 +38,25 @@ class RawJob(msgspec.Struct, frozen=True, gc=False):
     unread: frozenset[str] = frozenset()
 
 
+class Row(Protocol):
+    """A job offered with a shortcut (a CSV row): besides building its :class:`RawJob`
+    (``raw()``, which reports the row's own problems, called at most once), it tells its
+    id and prompt as they would be read (None when blank or absent) and a ``token`` that
+    is equal for two rows only when everything else they set is written alike (None: no
+    shortcut). The job builder checks a row in full the first time it meets its token;
+    for later rows of a token that was free of problems, only the id and the prompt."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def job_id(self) -> str | None: ...
+    @property
+    def prompt(self) -> str | None: ...
+    @property
+    def token(self) -> Hashable | None: ...
+    def raw(self) -> RawJob: ...
+
+
 @dataclass(slots=True)
 class Request:
     """Checked request fields and pass-through params of one place (defaults or a job)."""
@@ -50,11 +69,12 @@ class Request:
 class Document:
     """A manifest as read: its raw jobs, checked defaults, output and run settings.
 
-    ``jobs`` may be an iterator (the CSV reader's reads rows as it goes): iterate it once,
-    after the other fields, and expect problems to be reported while it is iterated.
+    ``jobs`` may be an iterator (the CSV reader's reads rows as it goes, and gives
+    :class:`Row` shortcuts): iterate it once, after the other fields, and expect problems
+    to be reported while it is iterated.
     """
 
-    jobs: Iterable[RawJob] = ()
+    jobs: Iterable[RawJob | Row] = ()
     defaults: Request = field(default_factory=Request)
     output_dir: str | None = None
     filename: str = DEFAULT_FILENAME

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from support import manifest_problems, problem_places
 from batch_gen.keys import derive_id
 from batch_gen.manifest import DEFAULT_MODEL, load_manifest
 from batch_gen.manifest.csv_reader import lines_of, read_csv
+from batch_gen.manifest.document import RawJob, Request
+from batch_gen.manifest.jobs import build_jobs
 from batch_gen.manifest.problems import Report
 from batch_gen.models import RunDefaults
 
@@ -147,10 +150,10 @@ def test_rows_split_where_csv_files_do(body: str) -> None:
             expected.append((start, cells[1]))
         start = reader.line_num + 1
     report = Report("jobs.csv")
-    rows = [
-        (raw.line, next(s.value for s in raw.settings if s.name == "prompt"))
-        for raw in read_csv(text, report).jobs
+    raws = [
+        item if isinstance(item, RawJob) else item.raw() for item in read_csv(text, report).jobs
     ]
+    rows = [(raw.line, next(s.value for s in raw.settings if s.name == "prompt")) for raw in raws]
     assert rows == expected
     assert not report.problems
 
@@ -178,3 +181,54 @@ def test_broken_quotes_are_reported_even_without_a_prompt_column(tmp_path: Path)
 def test_lines_are_those_a_csv_file_gives(text: str, chunk: int) -> None:
     """However the text is cut into chunks, the lines are io.StringIO's with newline=""."""
     assert list(lines_of(text, chunk=chunk)) == list(io.StringIO(text, newline=""))
+
+
+def _random_csv(seed: int) -> str:
+    """Rows that share their fields or not, with every kind of problem a row can have."""
+    rng = random.Random(seed)
+    header = ["id", "prompt", "model", "size", "n", "x-note", "params.seed", "action"]
+    rows = [",".join(header)]
+    for number in range(120):
+        ids = [f"job-{number}", f"JOB-{number % 7}", f"job-{number % 9}", "", " a/b ", "../up"]
+        job_id = rng.choice(ids)
+        prompt = rng.choice(["a boat", " spaced ", "", "   ", "x" * 1001, f"p{number % 5}"])
+        note = rng.choice(["", f"note {number}"])
+        if rng.random() < 0.6:  # most rows share one of two shapes
+            shared = rng.choice([("dall-e-2", "256x256", "", "", ""), ("", "", "", "7", "")])
+            model, size, n, seed, action = shared
+        else:
+            model = rng.choice(["dall-e-2", "gpt-image-2", "flux-dev", ""])
+            size = rng.choice(["256x256", "1024x1024", "auto", "9x9", ""])
+            n = rng.choice(["", "1", "2", " 1 ", "x"])
+            seed = rng.choice(["", "7", "8"])
+            action = rng.choice([""] * 8 + ["enhance"])
+        cells = [job_id, prompt, model, size, n, note, seed, action]
+        cells += rng.choice([[], [], [], ["extra"]])
+        if rng.random() < 0.05:
+            cells = cells[:3]  # a short row
+        rows.append(",".join(f'"{cell}"' if rng.random() < 0.3 else cell for cell in cells))
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rows_built_by_shortcut_are_those_built_in_full(seed: int) -> None:
+    """A row whose other fields were checked before is built from its id and prompt alone:
+    the jobs and the problems are exactly those of building every row in full."""
+    text = _random_csv(seed)
+    fast_report, full_report = Report("m.csv"), Report("m.csv")
+    fast = build_jobs(
+        read_csv(text, fast_report).jobs,
+        Request(),
+        provider="cometapi",
+        base_dir=Path("."),
+        report=fast_report,
+    )
+    raws = [
+        item if isinstance(item, RawJob) else item.raw()
+        for item in read_csv(text, full_report).jobs
+    ]
+    full = build_jobs(raws, Request(), provider="cometapi", base_dir=Path("."), report=full_report)
+    assert fast == full
+    assert fast_report.in_file_order() == full_report.in_file_order()
+    assert fast  # some rows make jobs,
+    assert full_report.problems  # and others have problems
