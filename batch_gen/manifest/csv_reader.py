@@ -17,7 +17,7 @@ import io
 import operator
 import re
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -33,6 +33,7 @@ from .fields import (
 from .problems import Report
 
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+_T = TypeVar("_T")
 _UNNAMED = ""  # a column with an empty header cell (spreadsheets add them): ignored if empty
 # Characters per StringIO when lines are read (see lines_of).
 _CHUNK = 1 << 20
@@ -106,9 +107,7 @@ def lines_of(text: str, *, chunk: int = _CHUNK) -> Iterator[str]:
 
 def _rows(reader: Any, columns: list[_Column], report: Report) -> Iterator[_Row]:
     """Each non-empty row, in file order."""
-    table = _Table(columns, report)
-    for line, cells in _records(reader, report):
-        yield table.row(line, cells)
+    return _records(reader, report, _Table(columns, report).row)
 
 
 class _Table:
@@ -164,19 +163,19 @@ class _Row(msgspec.Struct, frozen=True, gc=False):
 
 def _check_quotes(reader: Any, report: Report) -> None:
     """Read the rest of the file only to report where its CSV is invalid."""
-    for _ in _records(reader, report):
+    for _ in _records(reader, report, lambda line, cells: None):
         pass
 
 
-def _records(reader: Any, report: Report) -> Iterator[tuple[int, list[str]]]:
-    """(line, cells) of each row with a value, where ``line`` is the physical line the row
-    starts on; stops at the first invalid CSV, reported at the row it starts."""
+def _records(reader: Any, report: Report, make: Callable[[int, list[str]], _T]) -> Iterator[_T]:
+    """``make(line, cells)`` for each row with a value, where ``line`` is the physical line
+    the row starts on; stops at the first invalid CSV, reported at the row it starts."""
     start = reader.line_num + 1  # line_num counts the lines consumed so far
     try:
         for cells in reader:
             line, start = start, reader.line_num + 1
             if "".join(cells).strip():
-                yield line, cells
+                yield make(line, cells)
     except csv.Error as exc:
         report.add(start, None, f"invalid CSV in the row starting here ({exc}): check its quotes")
 
