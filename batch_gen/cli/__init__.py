@@ -12,19 +12,31 @@ an exit status. Nothing else lives here.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from batch_gen.cli.debug import enable_debug_log
-from batch_gen.cli.exits import EXIT_BROKEN_PIPE
+from batch_gen.cli.exits import EXIT_BROKEN_PIPE, holding, leave, release_held
 from batch_gen.cli.failures import report_failure, silence_stdout
 from batch_gen.cli.parser import build_parser, parse_arguments
 from batch_gen.config import KEY_VARIABLE
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "entry", "main"]
+
+
+def entry() -> NoReturn:
+    """``python -m batch_gen`` and the ``batch-gen`` script: :func:`main`, then exit with
+    its status; at once (:func:`~.exits.leave`) after a command that held what it built."""
+    code = main()
+    if holding():
+        leave(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m batch_gen`` and the ``batch-gen`` script."""
+    """Run the command line ``argv`` (default: the process's) and return its exit status."""
+    release_held()  # what an earlier call held (tests call main many times)
     args = parse_arguments(build_parser(), argv)
     if args.debug:
         # Redact the key as set, before any check of it: whatever a message may carry.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from batch_gen.cli.ci import CiOutputs
-from batch_gen.cli.exits import EXIT_OK
+from batch_gen.cli.exits import EXIT_OK, hold_until_exit
 from batch_gen.cli.failures import in_output_folder, os_error_message, silence_stdout
 from batch_gen.config import RunOptions, build_options, provider_identity
 from batch_gen.errors import UsageError
@@ -211,6 +211,7 @@ def _dry_run(
 
     with gc_paused():  # short-lived, and 100,000 plan entries are all long-lived
         preview = plan_run(manifest, options, rejections=rejections)
+        hold_until_exit(manifest, preview)  # read-only: the process may end without freeing
         text = not (shown.quiet or shown.as_json)
         if text:
             print(f"batch_gen: {preview.plan.describe(options.output_dir)}", file=sys.stderr)

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from batch_gen.cli.exits import EXIT_FAILED, EXIT_OK
+from batch_gen.cli.exits import EXIT_FAILED, EXIT_OK, hold_until_exit
 from batch_gen.config import provider_identity
 from batch_gen.gcpause import gc_paused
 from batch_gen.manifest import default_output_dir
@@ -41,6 +41,7 @@ def status_command(args: argparse.Namespace) -> int:
     # it (a third of the time of a 100,000-job status, measured).
     with gc_paused():
         report, output_dir = _status_report(args.manifest, args.output)
+        hold_until_exit(report)  # read-only: the process may end without freeing it
         in_progress = [run.describe() for run in runs_in_progress(output_dir)]
         if args.json:
             if in_progress and not args.quiet:
@@ -81,5 +82,6 @@ def _status_report(path: Path, output: Path | None) -> tuple[Report, Path]:
             if pairs is not None:
                 return status_of(pairs, known_dir, read_summaries(known_dir)), known_dir
     manifest, output_dir = manifest_as_last_run(path, output)
+    hold_until_exit(manifest)
     pairs = [(job.id, job.key) for job in manifest.jobs]
     return status_of(pairs, output_dir, read_summaries(output_dir)), output_dir
