@@ -76,7 +76,7 @@ class KeyTemplate:
     afterwards.
     """
 
-    __slots__ = ("_head", "_tail", "provider")
+    __slots__ = ("_head", "_tail")
 
     def __init__(
         self, *, provider: str, api: str, endpoint: str, request: Mapping[str, Any]
@@ -86,7 +86,6 @@ class KeyTemplate:
         after = {"provider": provider, "request": request}
         head = msgspec.json.encode(before, order="sorted")
         tail = msgspec.json.encode(after, order="sorted", enc_hook=_mapping_as_dict)
-        self.provider = provider
         self._head = head[:-1] + b',"prompt":'  # without the closing brace
         self._tail = b"," + tail[1:]  # without the opening brace
 

@@ -61,16 +61,6 @@ def images_for(route: ApiSpec, request: Mapping[str, Any]) -> int:
     return route.image_count(request)
 
 
-def route_problems(
-    route: ApiSpec, request: Mapping[str, Any], *, images: int, prompt: str
-) -> list[tuple[str, str]]:
-    """(field, message) for what this route cannot serve: :func:`prompt_problem`, then
-    :func:`request_problems`. Pure."""
-    found = request_problems(route, request, images=images)
-    problem = prompt_problem(request, prompt, limit=route.prompt_limit(request))
-    return found if problem is None else [problem, *found]
-
-
 def prompt_problem(
     request: Mapping[str, Any], prompt: str, *, limit: int | None
 ) -> tuple[str, str] | None:

@@ -39,7 +39,7 @@ def _paths(value: Any) -> str | None:
 # API-specific fields: THE ONE TABLE of request fields that only some image APIs take.
 # Everything else in the manifest package that depends on them (allowed keys, CSV
 # columns and list cells, what enters a job's key) is derived from this table. Which
-# route accepts which of them is decided by batch_gen.routing.route_problems.
+# route accepts which of them is decided by batch_gen.routing.request_problems.
 
 
 API_FIELDS: Final[Mapping[str, FieldRule]] = {

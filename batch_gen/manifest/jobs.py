@@ -46,6 +46,9 @@ def build_jobs(
     return jobs
 
 
+Inputs = tuple[InputFile, ...]
+
+
 class _Shape(NamedTuple):
     """What every job written with the same request fields shares, whatever its id and
     prompt. A 100,000-row CSV usually has a handful of shapes: each is checked, merged,
@@ -60,6 +63,14 @@ class _Shape(NamedTuple):
     reads_files: bool  # an input image or a mask: each job's are read and checked
     max_prompt: int | None  # the model's documented prompt length: checked per job
     keys: keys.KeyTemplate
+
+    def job(
+        self, job_id: str, *, index: int, prompt: str, line: int, key: str, inputs: Inputs = ()
+    ) -> Job:
+        """The job of this shape with these id, prompt and key."""
+        return Job(
+            job_id, index, prompt, self.keyed, self.route.api, key, line, inputs, self.images
+        )
 
 
 class _JobBuilder:
@@ -98,14 +109,12 @@ class _JobBuilder:
         job_id, prompt = row.job_id, row.prompt
         if shape is None or job_id is None or prompt is None or id_complaint(job_id):
             return None
-        if shape.max_prompt is not None and len(prompt) > shape.max_prompt:
+        if routing.prompt_problem(shape.merged, prompt, limit=shape.max_prompt) is not None:
             return None
-        folded = job_id.casefold()  # as _check_unique
-        if folded in self.seen:
-            return None
-        self.seen[folded] = (job_id, row.line)
-        key, route = shape.keys.key(prompt), shape.route
-        return Job(job_id, index, prompt, shape.keyed, route.api, key, row.line, (), shape.images)
+        if _claim(job_id, row.line, seen=self.seen) is not None:
+            return None  # a duplicate: the full build reports it
+        key = shape.keys.key(prompt)
+        return shape.job(job_id, index=index, prompt=prompt, line=row.line, key=key)
 
     def _build(self, index: int, raw: RawJob) -> tuple[Job | None, _Shape | None]:
         """The job (None when it has a problem, reported), and its shape when that is known
@@ -133,25 +142,26 @@ class _JobBuilder:
             problems = routing.request_problems(shape.route, shape.merged, images=shape.inputs)
             if not problems and signature is not None:
                 self.shapes[signature] = shape
-        inputs: tuple[InputFile, ...] | None = ()
+        inputs: Inputs | None = ()
         if shape.reads_files:
             inputs = job_inputs(
                 shape.merged, job_line=raw.line, written=written, files=self.files, report=report
             )
         too_long = routing.prompt_problem(shape.merged, prompt, limit=shape.max_prompt)
         if too_long is not None:
-            problems.insert(0, too_long)  # the prompt's problem first, as route_problems
+            problems.insert(0, too_long)  # the prompt's problem first
         for name, message in problems:
             self._report_route_problem(name, message, written=written, request=request, raw=raw)
         if len(reported) > before or inputs is None:
             return None, None
-        key = shape.keys.key(prompt) if not inputs else _key_with_inputs(shape, prompt, inputs)
-        route = shape.route
-        job = Job(
-            job_id, index, prompt, shape.keyed, route.api, key, raw.line, inputs, shape.images
-        )
+        key = shape.keys.key(prompt) if not inputs else self._key_with(shape, prompt, inputs)
+        job = shape.job(job_id, index=index, prompt=prompt, line=raw.line, key=key, inputs=inputs)
         known = signature is not None and self.shapes.get(signature) is shape
         return job, shape if known and not shape.reads_files else None
+
+    def _key_with(self, shape: _Shape, prompt: str, inputs: Inputs) -> str:
+        """The key of a job of ``shape`` with input files (their contents enter the key)."""
+        return _key(self.provider, shape.route, prompt, shape.keyed, inputs)
 
     def _shape(self, request: Request) -> _Shape:
         merged = _merge(self.defaults, request)
@@ -217,11 +227,6 @@ def _signature(raw: RawJob) -> _Signature | None:
             return None
         params.append((param.name, value.__class__, value))
     return tuple(settings), tuple(params)
-
-
-def _key_with_inputs(shape: _Shape, prompt: str, inputs: Sequence[InputFile]) -> str:
-    """The key of a job of ``shape`` with input files (their contents enter the key)."""
-    return _key(shape.keys.provider, shape.route, prompt, shape.keyed, inputs)
 
 
 def with_provider(manifest: Manifest, provider: str) -> Manifest:
@@ -339,12 +344,10 @@ def _job_id(
 def _check_unique(
     job_id: str, line: int, *, derived: bool, seen: dict[str, tuple[str, int]], report: Report
 ) -> None:
-    # Case-folded, because "Boat" and "boat" are one file on macOS and Windows disks.
-    folded = job_id.casefold()
-    if folded not in seen:
-        seen[folded] = (job_id, line)
+    first = _claim(job_id, line, seen=seen)
+    if first is None:
         return
-    first_id, first_line = seen[folded]
+    first_id, first_line = first
     if first_id == job_id:
         message = f"duplicate id {job_id!r}: also used by the job at line {first_line}"
     else:
@@ -355,3 +358,14 @@ def _check_unique(
     if derived:
         message += " (derived from the same prompt: give one of them an explicit id)"
     report.add(line, "id", message)
+
+
+def _claim(job_id: str, line: int, *, seen: dict[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """Take ``job_id`` for the job at ``line``, or give the (id, line) that took it first
+    (and take nothing). Case-folded, because "Boat" and "boat" are one file on macOS and
+    Windows disks."""
+    folded = job_id.casefold()
+    first = seen.get(folded)
+    if first is None:
+        seen[folded] = (job_id, line)
+    return first

@@ -102,7 +102,8 @@ def test_openai_limits(
 ) -> None:
     """Generations and edits serve the same models: one table of documented limits."""
     request = {"model": model, "n": 1} if size is None else {"model": model, "size": size}
-    problems = routing.route_problems(spec, request, images=0, prompt="x" * length)
+    too_long = routing.prompt_problem(request, "x" * length, limit=spec.prompt_limit(request))
+    problems = [*([too_long] if too_long else []), *spec.limits(request)]
     assert [field for field, _ in problems] == fields
     if fragment:
         assert fragment in problems[0][1]
