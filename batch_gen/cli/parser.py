@@ -348,13 +348,18 @@ def _add_status(commands: Subcommands[Parser]) -> None:
         epilog=STATUS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    status.add_argument("manifest", type=Path)
-    status.add_argument("--output", type=Path, help="output folder, if the run used --output")
+    _add_finished_run(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument(
         "--all", action="store_true", help="list every unfinished job (default: the first 20)"
     )
     _add_common(status, quiet=True)
+
+
+def _add_finished_run(parser: Parser) -> None:
+    """The manifest and output folder of a run to look at (status, gallery, prune)."""
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("--output", type=Path, help="output folder, if the run used --output")
 
 
 def _add_gallery(commands: Subcommands[Parser]) -> None:
@@ -367,8 +372,7 @@ def _add_gallery(commands: Subcommands[Parser]) -> None:
         epilog=GALLERY_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    gallery.add_argument("manifest", type=Path)
-    gallery.add_argument("--output", type=Path, help="output folder, if the run used --output")
+    _add_finished_run(gallery)
     _add_common(gallery, quiet=True)
 
 
@@ -382,8 +386,7 @@ def _add_prune(commands: Subcommands[Parser]) -> None:
         epilog=PRUNE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    prune.add_argument("manifest", type=Path)
-    prune.add_argument("--output", type=Path, help="output folder, if the run used --output")
+    _add_finished_run(prune)
     prune.add_argument(
         "--delete", action="store_true", help="remove them (without it: only list them)"
     )

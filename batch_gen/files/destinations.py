@@ -89,14 +89,7 @@ def check_output_folder(path: Path, *, setting: str, create: bool) -> None:
             f"cannot use {where}: its state folder {_shown(state)} is a file, not a folder"
         )
     _check_ancestors(path, where=where)
-    if not create:
-        _check_access(path if path.exists() else _existing_ancestor(path), where=where)
-        return
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        _try_writing_in(path)
-    except OSError as error:
-        raise UnwritablePathError(f"cannot write {where}: {_cause(error)}") from error
+    _check_folder(path, where=where, create=create)
 
 
 def check_output_file(path: Path, *, setting: str, create: bool) -> None:
@@ -113,7 +106,12 @@ def check_output_file(path: Path, *, setting: str, create: bool) -> None:
     _check_ancestors(path, where=where)
     if path.exists():
         _check_access(path, where=where)
-    folder = path.parent
+    _check_folder(path.parent, where=where, create=create)
+
+
+def _check_folder(folder: Path, *, where: str, create: bool) -> None:
+    """That ``folder`` can be written: created and tried with ``create``, else its
+    permissions (or its nearest existing ancestor's) checked."""
     if not create:
         _check_access(folder if folder.exists() else _existing_ancestor(folder), where=where)
         return
