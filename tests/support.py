@@ -15,8 +15,12 @@ from typing import Any
 
 import pytest
 
+from batch_gen.config import RunOptions
 from batch_gen.errors import ManifestError, Problem
 from batch_gen.manifest import load_manifest
+from batch_gen.providers.base import Endpoint
+from batch_gen.report import RunSummary
+from batch_gen.runner import run_batch
 from batch_gen.simulator import Simulator
 
 SimFactory = Callable[..., AbstractAsyncContextManager[Simulator]]
@@ -137,6 +141,23 @@ API_KEY = "sk-test-0123456789abcdefghijklmnop"
 def sent(mock: Any) -> list[Any]:
     """Every request an ``aioresponses`` mock received, in order of URL."""
     return [call for calls in mock.requests.values() for call in calls]
+
+
+async def run_over_http(
+    manifest_path: Path, base_url: str, *, api_key: str, **options: Any
+) -> RunSummary:
+    """run_batch for the manifest at ``manifest_path`` (into its own output folder, with its
+    file names) against the API at ``base_url``; ``options`` are further RunOptions."""
+    manifest = load_manifest(manifest_path)
+    settings: dict[str, Any] = {
+        "output_dir": manifest.output.dir,
+        "filename": manifest.output.filename,
+        "base_url": base_url,
+        "api_key": api_key,
+        **options,
+    }
+    endpoint = Endpoint(base_url, api_key)
+    return await run_batch(manifest, RunOptions(**settings), endpoint=endpoint)
 
 
 async def wait_until(condition: Callable[[], bool], *, within: float, step: float = 0.01) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fake_provider import FakeApi, image
 from forward_proxy import forward_proxy
-from support import SIM_KEY, SimFactory, write_manifest
+from support import SIM_KEY, SimFactory, run_over_http, write_manifest
 
 from batch_gen.config import RunOptions
 from batch_gen.errors import ConnectError
@@ -37,18 +37,11 @@ def _closed_port() -> int:
 
 
 async def _run(manifest_path: Path, base_url: str, **options: Any) -> RunSummary:
-    manifest = load_manifest(manifest_path)
-    settings: dict[str, Any] = {
-        "output_dir": manifest.output.dir,
-        "filename": manifest.output.filename,
-        "base_url": base_url,
-        "api_key": SIM_KEY,
+    defaults: dict[str, Any] = {
         "retry": RetryPolicy(max_attempts=5, base_delay=0.2),
         "check_models": False,
     }
-    settings.update(options)
-    endpoint = Endpoint(base_url, SIM_KEY)
-    return await run_batch(manifest, RunOptions(**settings), endpoint=endpoint)
+    return await run_over_http(manifest_path, base_url, api_key=SIM_KEY, **{**defaults, **options})
 
 
 async def test_a_host_no_call_can_reach_stops_the_run_at_once(tmp_path: Path) -> None:

@@ -10,15 +10,11 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from support import PNG
+from support import PNG, run_over_http
 
-from batch_gen.config import RunOptions
-from batch_gen.manifest import load_manifest
 from batch_gen.models import JobStatus
-from batch_gen.providers.base import Endpoint
 from batch_gen.report import RunSummary
 from batch_gen.retry import RetryPolicy
-from batch_gen.runner import run_batch
 from batch_gen.state.journal import read_state
 
 OK_BODY = {"created": 1, "data": [{"b64_json": base64.b64encode(PNG).decode()}]}
@@ -38,17 +34,10 @@ def _manifest(tmp_path: Path, count: int, **fields: Any) -> Path:
 
 
 async def _run(manifest_path: Path, base_url: str, **options: Any) -> RunSummary:
-    manifest = load_manifest(manifest_path)
-    settings: dict[str, Any] = {
-        "output_dir": manifest.output.dir,
-        "filename": manifest.output.filename,
-        "base_url": base_url,
-        "api_key": "sk-test",
-        "retry": RetryPolicy(max_attempts=5, base_delay=0.01),
-    }
-    settings.update(options)
-    endpoint = Endpoint(str(settings["base_url"]), str(settings["api_key"]))
-    return await run_batch(manifest, RunOptions(**settings), endpoint=endpoint)
+    defaults: dict[str, Any] = {"retry": RetryPolicy(max_attempts=5, base_delay=0.01)}
+    return await run_over_http(
+        manifest_path, base_url, api_key="sk-test", **{**defaults, **options}
+    )
 
 
 async def test_a_429_with_retry_after_pauses_the_whole_pool(
