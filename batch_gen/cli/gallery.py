@@ -15,17 +15,17 @@ from batch_gen.gallery import manifest_as_last_run, write_gallery
 from batch_gen.models import Manifest
 from batch_gen.planning.preflight import catalog_for
 from batch_gen.pricing.catalog import Catalog
-from batch_gen.state.runinfo import read_run_info
+from batch_gen.state.runinfo import last_provider
 
 
 def gallery_command(args: argparse.Namespace) -> int:
     """Write the page for the manifest's jobs as the folder's last run keyed them, priced
     from the catalog of the provider that run used; print its path (unless ``--quiet``)."""
     manifest, output_dir = manifest_as_last_run(args.manifest, args.output)
-    provider = read_run_info(output_dir).get("provider")
+    provider = last_provider(output_dir)
     offline = provider == "simulator"
     # A custom base URL is its own provider identity: its catalog is that gateway's.
-    base_url = provider if isinstance(provider, str) and "://" in provider else None
+    base_url = provider if provider is not None and "://" in provider else None
     path = write_page(manifest, output_dir, catalog=catalog_or_none(offline, base_url))
     if not args.quiet:
         print(path)

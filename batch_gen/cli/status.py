@@ -27,7 +27,7 @@ from batch_gen.planning.status import (
 )
 from batch_gen.state.folder import runs_in_progress
 from batch_gen.state.jobindex import read_job_index
-from batch_gen.state.runinfo import read_run_info
+from batch_gen.state.runinfo import last_provider
 
 # What status shows: rows of summaries read from the state, or of records adopted from
 # metadata files.
@@ -72,12 +72,12 @@ def _status_report(path: Path, output: Path | None) -> tuple[Report, Path]:
     known_dir = output or default_output_dir(path)
     if known_dir is not None:
         default_provider = provider_identity(offline=False, base_url=None, environ=os.environ)
-        provider = read_run_info(known_dir).get("provider", default_provider)
+        provider = last_provider(known_dir) or default_provider
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
             digest = None  # load_manifest below reports it properly
-        if digest is not None and isinstance(provider, str):
+        if digest is not None:
             pairs = read_job_index(known_dir, manifest_sha256=digest, provider=provider)
             if pairs is not None:
                 return status_of(pairs, known_dir, read_summaries(known_dir)), known_dir

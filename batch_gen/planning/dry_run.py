@@ -25,7 +25,7 @@ from batch_gen.planning.resume import resume
 from batch_gen.pricing.cost import Estimate, estimate_run, format_estimate
 from batch_gen.providers import provider_for
 from batch_gen.state.journal import read_state
-from batch_gen.state.runinfo import read_run_info
+from batch_gen.state.runinfo import last_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def plan_run(
         manifest,
         options,
         records=read_state(options.output_dir),
-        last_provider=read_run_info(options.output_dir).get("provider"),
+        last_provider=last_provider(options.output_dir),
         now=time.time(),
         rejections=rejections,
     )

@@ -18,7 +18,7 @@ from batch_gen.manifest import load_manifest, with_provider
 from batch_gen.models import ImageRecord, JobRecord, JobStatus, Manifest
 from batch_gen.planning.on_disk import OnDisk, Recorded, survey
 from batch_gen.state.loading import read_records, read_state
-from batch_gen.state.runinfo import read_run_info
+from batch_gen.state.runinfo import last_provider
 
 
 class StatusFacts(Recorded, Protocol):
@@ -276,7 +276,7 @@ def manifest_as_last_run(
     default_provider = provider_identity(offline=False, base_url=None, environ=environ)
     manifest = load_manifest(path, provider=default_provider)
     output_dir = output or manifest.output.dir
-    last = read_run_info(output_dir).get("provider")
-    if isinstance(last, str) and last != default_provider:
+    last = last_provider(output_dir)
+    if last is not None and last != default_provider:
         manifest = with_provider(manifest, last)  # e.g. the last run was --offline
     return manifest, output_dir

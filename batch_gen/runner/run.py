@@ -38,7 +38,7 @@ from ..providers.http import Proxies, exchange, request_class
 from ..report import RunSummary, plural
 from ..state.jobindex import write_job_index
 from ..state.journal import StateStore
-from ..state.runinfo import read_run_info, write_run_info
+from ..state.runinfo import last_provider, write_run_info
 from .books import ProgressBook, StateBook, SummaryBook
 from .budget import RunPricing
 from .context import RunContext
@@ -185,7 +185,7 @@ class _Run:
         """Plan the run (see planning/resume.py). Raises ForeignImagesError, before anything
         is written, when it would replace images another provider or manifest made."""
         options, root = self.options, self.options.output_dir
-        last, records = read_run_info(root).get("provider"), self.store.records()
+        last, records = last_provider(root), self.store.records()
         found = resume(
             self.manifest,
             options,

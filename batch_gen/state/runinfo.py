@@ -30,3 +30,9 @@ def read_run_info(output_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def last_provider(output_dir: Path) -> str | None:
+    """The provider identity the folder's last run keyed its jobs for, if it recorded one."""
+    provider = read_run_info(output_dir).get("provider")
+    return provider if isinstance(provider, str) else None
