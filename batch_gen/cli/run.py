@@ -33,6 +33,7 @@ from batch_gen.files.destinations import (
     write_output_file,
 )
 from batch_gen.gcpause import gc_paused
+from batch_gen.interrupts import interrupt_on_signals
 from batch_gen.manifest import load_manifest
 from batch_gen.models import Manifest
 from batch_gen.planning.rejections import Rejections, read_rejections
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 def run_command(args: argparse.Namespace) -> int:
     """``run``: the exit status of the dry run or the run (see the README's table)."""
+    interrupt_on_signals()  # a pod evicted while it reads its manifest says so: exit 130
     _check_flags(args)
     provider = provider_identity(offline=args.offline, base_url=args.base_url, environ=os.environ)
     whole = load_manifest(args.manifest, provider=provider)

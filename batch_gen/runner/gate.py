@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from ..errors import ConnectError
+from ..interrupts import interrupting_signals
 from ..pacing import AdaptiveSlots, PoolPause, RateLimiter
 
 T = TypeVar("T")
@@ -162,26 +162,16 @@ class Admission:
         await self.stopping.unless_stopped(asyncio.sleep(seconds))
 
 
-def _interrupting_signals() -> list[signal.Signals]:
-    """SIGINT, SIGTERM, and SIGHUP (a closed terminal, a dropped SSH session) unless the
-    process was started ignoring it: ``nohup`` asks for a run that outlives its terminal."""
-    found = [signal.SIGINT, signal.SIGTERM]
-    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
-    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
-        found.append(hangup)
-    return found
-
-
 @contextlib.contextmanager
 def signals(stopping: Stopping, *, enabled: bool) -> Iterator[None]:
     """Route SIGINT, SIGTERM and SIGHUP to :meth:`Stopping.interrupt` while the block runs
-    (see :func:`_interrupting_signals`)."""
+    (see :func:`~batch_gen.interrupts.interrupting_signals`)."""
     if not enabled:
         yield
         return
     loop = asyncio.get_running_loop()
     installed = []
-    for sig in _interrupting_signals():
+    for sig in interrupting_signals():
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stopping.interrupt)
             installed.append(sig)
